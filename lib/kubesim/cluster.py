@@ -1,0 +1,264 @@
+"""One emulated cluster: store + API + controllers + HTTPS server.
+
+``Cluster(...).start()`` gives a live API server on 127.0.0.1 with the
+namespaces, Services and Nodes a fresh EKS-like cluster has; ``stop()`` shuts
+it down; with ``state_dir`` everything (objects, CA, token) persists across
+restarts, so a restarted cluster keeps its kubeconfig valid.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import yaml
+
+from . import clock
+from .api import Api, Request
+from .controllers.base import Controller
+from .errors import AlreadyExists
+from .resources import Registry, selectable_fields
+from .schemas import SchemaSet
+from .server.app import ApiServer
+from .server.certs import Credentials, load_or_create
+from .store import Store
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``1.33`` / ``v1.33.2`` -> (1, 33); kubesim emulates 1.29 to 1.35."""
+    t = text.lstrip("v").split(".")
+    try:
+        major, minor = int(t[0]), int(t[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"invalid Kubernetes version {text!r}: use MAJOR.MINOR, e.g. 1.33")
+    if (major, minor) < (1, 29) or (major, minor) > (1, 35):
+        raise ValueError(f"Kubernetes version {text} is outside what kubesim emulates (1.29 to 1.35)")
+    return major, minor
+
+
+@dataclass
+class NodeSpec:
+    """A node to register: its name, zone and labels (issue 3's kubelet makes it live)."""
+
+    name: str
+    zone: str
+    region: str
+    instance_type: str = "m5.large"
+    labels: dict[str, str] = field(default_factory=dict)
+    provider_id: str = ""
+    internal_ip: str = ""
+
+
+def default_nodes(zones: list[str], per_zone: int) -> list[NodeSpec]:
+    out = []
+    for zi, zone in enumerate(zones):
+        region = zone[:-1] if zone and zone[-1].isalpha() else zone
+        for i in range(per_zone):
+            out.append(NodeSpec(name=f"{zone}-node-{i + 1}", zone=zone, region=region,
+                                internal_ip=f"10.0.{zi + 1}.{10 + i}"))
+    return out
+
+
+class Cluster:
+    def __init__(self, name: str = "kubesim", *, state_dir: str | None = None, port: int = 0,
+                 zones: list[str] | None = None, nodes_per_zone: int = 0, k8s_version: str = "1.33",
+                 seed: int | None = None) -> None:
+        self.name = name
+        self.state_dir = state_dir
+        self.version = parse_version(k8s_version)
+        self.zones = list(zones or [])
+        self.nodes_per_zone = nodes_per_zone
+        self.registry = Registry()
+        self.schemas = SchemaSet(f"{self.version[0]}.{self.version[1]}")
+        self.store = Store(os.path.join(state_dir, "store") if state_dir else None, indexer=self._index)
+        self.api = Api(self.store, self.registry, self.schemas, k8s_version=self.version,
+                       rng=random.Random(seed))
+        self.creds: Credentials = load_or_create(state_dir, name)
+        self.server = ApiServer(self.api, self.creds, k8s_version=self.version, port=port)
+        self.controllers: list[Controller] = []
+        self._started = False
+
+    def _index(self, key: str, obj: dict[str, Any]) -> dict[str, str]:
+        rt = self.registry.by_key(key)
+        return selectable_fields(rt, obj) if rt is not None else {}
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> "Cluster":
+        from .crds import sync_crd_types
+
+        sync_crd_types(self.api)
+        self._bootstrap()
+        self.server.start()
+        self._start_controllers()
+        self._started = True
+        return self
+
+    def _start_controllers(self) -> None:
+        from .controllers.gc import GarbageCollector
+        from .controllers.namespace import NamespaceController
+        from .controllers.serviceaccount import ServiceAccountController
+
+        self.controllers = [GarbageCollector(self.api), NamespaceController(self.api),
+                            ServiceAccountController(self.api, self.creds.ca_pem.decode())]
+        for c in self.controllers:
+            c.start()
+
+    def add_controller(self, factory: Callable[[Api], Controller]) -> Controller:
+        c = factory(self.api)
+        self.controllers.append(c)
+        if self._started:
+            c.start()
+        return c
+
+    def stop(self) -> None:
+        for c in reversed(self.controllers):
+            c.stop()
+        self.server.stop()
+        self.store.close()
+        self._started = False
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- bootstrap -----------------------------------------------------------------------
+    def _create(self, key: str, namespace: str | None, obj: dict[str, Any]) -> None:
+        try:
+            self.api.create(self.api.rt(key), namespace, obj, Request(field_manager="kube-apiserver"))
+        except AlreadyExists:
+            pass
+
+    def _bootstrap(self) -> None:
+        """What a new control plane creates for itself; skipped for objects that exist."""
+        for ns in SYSTEM_NAMESPACES:
+            if self.store.get("namespaces", "", ns) is None:
+                self._create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        if self.store.get("services", "default", "kubernetes") is None:
+            self._create("services", "default", {
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
+                                                             "provider": "kubernetes"}},
+                "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
+                         "sessionAffinity": "None", "type": "ClusterIP"}})
+        if not self.store.list("nodes")[0]:
+            for spec in default_nodes(self.zones, self.nodes_per_zone):
+                self.register_node(spec)
+
+    def register_node(self, spec: NodeSpec) -> dict[str, Any]:
+        """Register a Node as a kubelet does on start (status Ready until issue 3's kubelet owns it)."""
+        labels = {
+            "beta.kubernetes.io/arch": "amd64",
+            "beta.kubernetes.io/instance-type": spec.instance_type,
+            "beta.kubernetes.io/os": "linux",
+            "failure-domain.beta.kubernetes.io/region": spec.region,
+            "failure-domain.beta.kubernetes.io/zone": spec.zone,
+            "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": spec.name,
+            "kubernetes.io/os": "linux",
+            "node.kubernetes.io/instance-type": spec.instance_type,
+            "topology.kubernetes.io/region": spec.region,
+            "topology.kubernetes.io/zone": spec.zone,
+        }
+        labels.update(spec.labels)
+        now = clock.rfc3339()
+        major, minor = self.version
+        node = {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": spec.name, "labels": labels,
+                         "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                         "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+            "spec": {"providerID": spec.provider_id or f"kubesim:///{spec.zone}/{spec.name}"},
+        }
+        self._create("nodes", None, node)
+        capacity = {"cpu": "2", "ephemeral-storage": "20959212Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
+                    "memory": "7910348Ki", "pods": "110"}
+        allocatable = {"cpu": "1930m", "ephemeral-storage": "18242267924", "hugepages-1Gi": "0",
+                       "hugepages-2Mi": "0", "memory": "7220172Ki", "pods": "110"}
+
+        def status(cur: dict[str, Any]) -> dict[str, Any]:
+            cur["status"] = {
+                "capacity": capacity, "allocatable": allocatable,
+                "conditions": [
+                    _cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
+                          "kubelet has sufficient memory available", now),
+                    _cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now),
+                    _cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available",
+                          now),
+                    _cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", now),
+                ],
+                "addresses": [{"type": "InternalIP", "address": spec.internal_ip or "10.0.0.10"},
+                              {"type": "Hostname", "address": spec.name}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {"architecture": "amd64", "bootID": clock.new_uid(),
+                             "containerRuntimeVersion": "containerd://1.7.27", "kernelVersion": "6.1.0-kubesim",
+                             "kubeProxyVersion": "", "kubeletVersion": f"v{major}.{minor}.0",
+                             "machineID": clock.new_uid().replace("-", ""), "operatingSystem": "linux",
+                             "osImage": "Amazon Linux 2023.7.20250512",
+                             "systemUUID": clock.new_uid()},
+            }
+            return cur
+
+        return self.api.update_status(self.api.rt("nodes"), None, spec.name, status, manager="kubelet")
+
+    # -- kubeconfig ----------------------------------------------------------------------
+    def kubeconfig(self, context: str | None = None) -> dict[str, Any]:
+        import base64
+
+        ctx = context or self.name
+        return {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": ctx, "cluster": {
+                "server": self.url,
+                "certificate-authority-data": base64.b64encode(self.creds.ca_pem).decode()}}],
+            "users": [{"name": ctx, "user": {"token": self.creds.token}}],
+            "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": ctx, "namespace": "default"}}],
+            "current-context": ctx,
+        }
+
+    def write_kubeconfig(self, path: str, context: str | None = None) -> str:
+        """Write (or merge into) a kubeconfig with mode 0600: it holds a bearer token."""
+        new = self.kubeconfig(context)
+        merged = new
+        if os.path.exists(path):
+            try:
+                with open(path) as f:
+                    old = yaml.safe_load(f) or {}
+                merged = merge_kubeconfig(old, new)
+            except (OSError, yaml.YAMLError):
+                merged = new
+        d = os.path.dirname(os.path.abspath(path))
+        os.makedirs(d, exist_ok=True)
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(merged, f, sort_keys=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        return path
+
+
+def merge_kubeconfig(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Replace same-named entries, keep the others, switch current-context to the new one."""
+    out = dict(old)
+    for section in ("clusters", "users", "contexts"):
+        names = {e["name"] for e in new.get(section, [])}
+        out[section] = [e for e in old.get(section) or [] if e.get("name") not in names] + new.get(section, [])
+    out["current-context"] = new.get("current-context", out.get("current-context"))
+    out.setdefault("apiVersion", "v1")
+    out.setdefault("kind", "Config")
+    return out
+
+
+def _cond(t: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
+    return {"type": t, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now, "reason": reason,
+            "message": message}
