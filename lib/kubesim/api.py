@@ -37,7 +37,7 @@ from .errors import (
 )
 from .resources import Registry, ResourceType, selectable_fields
 from .schemanode import SchemaNode
-from .schemas import SchemaSet, decode_error_message
+from .schemas import SchemaSet, decode_error_message, go_quote, strict_decoding_error
 from .selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
 from .store import Entry, Exists, Missing, StaleResourceVersion, Store
 
@@ -49,6 +49,8 @@ _RETURN_DELETED = {"pods", "serviceaccounts", "storage.k8s.io/storageclasses", "
 
 # Random suffix alphabet of generateName (apiserver names.SimpleNameGenerator; no vowels).
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+_CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 
 MAX_BODY = 3 * 1024 * 1024  # --max-request-bytes: 3 MiB, as etcd's request limit
 
@@ -155,43 +157,31 @@ class Api:
         strict = req.field_validation == "Strict"
         if rt.crd is not None:
             schema = ((rt.crd.get("schema") or {}).get("openAPIV3Schema")) or {}
-            meta_res = self.schemas.decode({"metadata": body.get("metadata") or {}},
-                                           "io.k8s.apimachinery.pkg.apis.meta.v1.PartialObjectMetadata",
-                                           kind_label=rt.kind)
-            if meta_res.type_errors:
-                raise BadRequest(decode_error_message(rt.kind, rt.version, meta_res.type_errors[0]))
-            res = crdschema.process_custom_object(body, schema, kind=rt.kind, group=rt.group, strict=strict)
+            res = crdschema.process_custom_object(body, schema, kind=rt.kind, group=rt.group,
+                                                  strict=req.field_validation != "Ignore", schemas=self.schemas)
+            if res.decode_errors:
+                raise BadRequest(decode_error_message(rt.kind, rt.version, res.decode_errors[0]))
             obj = res.obj
-            obj["metadata"] = meta_res.obj.get("metadata", {})
-            unknown = [u for u in res.unknown] + [u for u in meta_res.unknown]
             if res.errors:
-                name = (obj.get("metadata") or {}).get("name", "")
-                raise Invalid(rt.kind, rt.group, name, res.errors)
-            self._field_validation(rt, unknown, req, custom=True)
+                raise Invalid(rt.kind, rt.group, (obj.get("metadata") or {}).get("name", ""), res.errors)
+            if res.unknown and strict:
+                raise BadRequest(decode_error_message(rt.kind, rt.version, strict_decoding_error(res.unknown)))
+            if res.unknown and req.field_validation == "Warn":
+                req.warnings.extend(f"unknown field {go_quote(p)}" for p in res.unknown)
         else:
             defname = self.schemas.definition_for(rt.group, rt.version, rt.kind)
             if defname is None:
                 return copy.deepcopy(body)
             res2 = self.schemas.decode(body, defname, kind_label=rt.kind)
-            if res2.type_errors:
-                raise BadRequest(decode_error_message(rt.kind, rt.version, res2.type_errors[0]))
+            message = res2.bad_request_message(rt.version, strict=strict)
+            if message:
+                raise BadRequest(message)
             obj = res2.obj
-            self._field_validation(rt, res2.unknown, req, custom=False)
+            if req.field_validation == "Warn":
+                req.warnings.extend(res2.warnings())
         obj["apiVersion"] = rt.api_version
         obj["kind"] = rt.kind
         return obj
-
-    def _field_validation(self, rt: ResourceType, unknown: list[str], req: Request, *, custom: bool) -> None:
-        if not unknown or req.field_validation == "Ignore":
-            return
-        if custom:
-            texts = [f"unknown field \"{u}\"" for u in unknown]
-        else:
-            texts = [f"unknown field \"{u}\"" for u in unknown]
-        if req.field_validation == "Strict":
-            raise BadRequest("strict decoding error: " + ", ".join(texts))
-        req.warnings.extend(texts)
-
     # -- reads --------------------------------------------------------------------------
     def get(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
         entry = self.store.get(rt.key, self._ns_key(rt, namespace), name)
@@ -289,20 +279,21 @@ class Api:
         now = clock.now()
         obj = conversion.to_storage(rt.group, rt.kind, obj)
         store_rt = self.registry.by_key(rt.key) or rt
-        defaults.prepare_for_create(store_rt, obj)
+        meta = obj["metadata"]
+        # The uid exists before the strategy runs: a Job's generated selector embeds it.
+        meta["uid"] = clock.new_uid()
+        meta["creationTimestamp"] = clock.rfc3339(now)
+        defaults.prepare_for_create(store_rt, obj, k8s_version=self.k8s_version)
         defaults.apply_defaults(store_rt, obj, k8s_version=self.k8s_version,
-                                toleration_seconds=self.toleration_seconds)
+                                toleration_seconds=self.toleration_seconds, operation="create", rng=self.rng)
+        if rt.key == _CRD_KEY:
+            crdschema.crd_defaults(obj)
         self._admit_create(store_rt, obj)
         errs = self._validate(store_rt, obj, None)
         if not meta.get("name") and not any(e.field == "metadata.name" for e in errs):
             errs.insert(0, required("metadata.name", "name or generateName is required"))
         if errs:
             raise Invalid(rt.kind, rt.group, name, errs)
-        meta = obj["metadata"]
-        meta["uid"] = clock.new_uid()
-        meta["creationTimestamp"] = clock.rfc3339(now)
-        if rt.status_split or rt.crd is not None or "generation" in meta or _has_spec(obj):
-            meta["generation"] = 1
         ssa.record_update(None, obj, manager=req.manager(), node=self.node_for(store_rt),
                           now=clock.rfc3339(now))
         if req.dry_run:
@@ -332,7 +323,10 @@ class Api:
         admit_create(self, rt, obj)
 
     def _validate(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> list[FieldError]:
-        return list(validation.validate(rt, obj, old, k8s_version=self.k8s_version))
+        errs = list(validation.validate(rt, obj, old, k8s_version=self.k8s_version))
+        if rt.key == _CRD_KEY:
+            errs.extend(crdschema.validate_crd(obj, old))
+        return errs
 
     def _allocate(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         if rt.key == "services":
@@ -402,9 +396,13 @@ class Api:
                 defaults.prepare_for_status_update(store_rt, new, old)
                 errs = list(validation.validate_status_update(store_rt, new, old, k8s_version=self.k8s_version))
             else:
-                defaults.prepare_for_update(store_rt, new, old)
+                defaults.prepare_for_update(store_rt, new, old, k8s_version=self.k8s_version,
+                                            subresource=subresource)
                 defaults.apply_defaults(store_rt, new, k8s_version=self.k8s_version,
-                                        toleration_seconds=self.toleration_seconds)
+                                        toleration_seconds=self.toleration_seconds, operation="update",
+                                        rng=self.rng)
+                if rt.key == _CRD_KEY:
+                    crdschema.crd_defaults(new)
                 errs = self._validate(store_rt, new, old)
             if errs:
                 raise Invalid(rt.kind, rt.group, name, errs)

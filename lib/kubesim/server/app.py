@@ -28,7 +28,7 @@ from .. import scale as scale_sub
 from ..api import MAX_BODY, Api, DeleteOptions, Request
 from ..errors import ApiError, BadRequest, InternalError, MethodNotAllowed, PathNotFound, TooLarge, Unauthorized
 from ..errors import UnsupportedMedia
-from . import discovery, routing
+from . import discovery, protobuf, routing
 from .certs import Credentials
 from .negotiation import Negotiated, negotiate
 from .watch import serve_watch
@@ -106,6 +106,13 @@ class ApiServer:
             self._start_error = exc
             self._started.set()
         finally:
+            # Open watch streams are tasks still waiting on their queues: end them first.
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -323,8 +330,11 @@ class ApiServer:
             raise TooLarge(MAX_BODY)
         return data
 
-    def _decode_body(self, request: web.Request, data: bytes) -> Any:
+    def _decode_body(self, request: web.Request, data: bytes, default: tuple[str, str] | None = None) -> Any:
+        """JSON, YAML or Kubernetes protobuf (what client-go's typed clients send) into a dict."""
         ctype = (request.headers.get("Content-Type") or _JSON).split(";")[0].strip().lower()
+        if ctype == protobuf.CONTENT_TYPE:
+            return protobuf.decode_request(data, default=default)
         if ctype in ("application/json", "*/*", ""):
             try:
                 return json.loads(data or b"null")
@@ -360,7 +370,7 @@ class ApiServer:
                 if rt.namespaced and t.namespace is None:
                     raise MethodNotAllowed(method, rt.plural)
                 req = self._request_options(request)
-                body = self._decode_body(request, await self._body(request))
+                body = self._decode_body(request, await self._body(request), (rt.api_version, rt.kind))
                 obj = await self._call(api.create, rt, t.namespace, body, req)
                 return self._object_response(rt, obj, neg, 201, req.warnings)
             if method == "DELETE":
@@ -378,7 +388,7 @@ class ApiServer:
             return self._object_response(rt, obj, neg, 200)
         if method == "PUT":
             req = self._request_options(request)
-            body = self._decode_body(request, await self._body(request))
+            body = self._decode_body(request, await self._body(request), (rt.api_version, rt.kind))
             obj = await self._call(api.update, rt, t.namespace, name, body, req, subresource=sub)
             return self._object_response(rt, obj, neg, 200, req.warnings)
         if method == "PATCH":
@@ -452,10 +462,7 @@ class ApiServer:
         opts = DeleteOptions()
         data = await self._body(request)
         if data.strip():
-            try:
-                body = json.loads(data)
-            except ValueError as exc:
-                raise BadRequest(f"couldn't get version/kind; json parse error: {_json_error(exc)}")
+            body = self._decode_body(request, data, ("meta.k8s.io/v1", "DeleteOptions"))
             if not isinstance(body, dict):
                 raise BadRequest("the body of a delete request must be a DeleteOptions object")
             opts.grace_period = _int(body.get("gracePeriodSeconds"), "gracePeriodSeconds")
@@ -489,7 +496,7 @@ class ApiServer:
             return self._json(scale_sub.get_scale(api, t.rt, t.namespace, name))
         req = self._request_options(request)
         if method == "PUT":
-            body = self._decode_body(request, await self._body(request))
+            body = self._decode_body(request, await self._body(request), ("autoscaling/v1", "Scale"))
             return self._json(scale_sub.update_scale(api, t.rt, t.namespace, name, body, req))
         if method == "PATCH":
             ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
