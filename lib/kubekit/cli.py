@@ -1,0 +1,172 @@
+"""The ``kubekit`` command.
+
+    kubekit runbook run NOTEBOOK|DIR... [-p NAME VALUE]... [-y YAML] [--output-root runs] [--timeout S]
+    kubekit runbook params NOTEBOOK
+    kubekit sandbox up [--zones a,b,c] [--nodes-per-zone N] | down | status | env
+
+Exit codes: 0 success; 1 a runbook failed (a cell raised or a check failed),
+or the sandbox could not be started/stopped, or ``sandbox status`` found it
+not running; 2 usage errors, including parameters the notebook does not
+declare or values of the wrong type (nothing is run or written then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _runbook_run(args: argparse.Namespace) -> int:
+    from kubekit import runbook
+
+    notebooks = runbook.find_notebooks(args.notebooks)
+    if not notebooks:
+        print("kubekit: no notebooks found", file=sys.stderr)
+        return 2
+    try:
+        values = yaml.safe_load(args.yaml) if args.yaml else {}
+    except yaml.YAMLError as exc:
+        print(f"kubekit: -y is not valid YAML: {exc}", file=sys.stderr)
+        return 2
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        print("kubekit: -y must be a YAML mapping of parameter names to values", file=sys.stderr)
+        return 2
+    text_values = [(name, value) for name, value in args.parameters or []]
+    # Validate every notebook before running any, so a typo costs nothing.
+    try:
+        for nb in notebooks:
+            if not nb.is_file():
+                raise FileNotFoundError(f"no such notebook: {nb}")
+            runbook.validate_parameters(nb, values, text_values)
+    except (runbook.ParameterError, FileNotFoundError) as exc:
+        print(f"kubekit: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # not JSON, not a notebook, ...
+        print(f"kubekit: cannot read {nb} as a notebook: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+    results = []
+    for nb in notebooks:
+        result = runbook.run(
+            nb,
+            values,
+            text_parameters=text_values,
+            output_root=args.output_root,
+            timeout=args.timeout,
+            kernel_name=args.kernel,
+        )
+        results.append(result)
+        for check in result.checks:
+            if not check["ok"]:
+                print(f"  FAIL {result.name}: {check['name']}: {check['detail']}", file=sys.stderr)
+        if result.error:
+            err = result.error
+            print(f"  ERROR {result.name} (cell {err.get('cell_index')}): {err['ename']}: {err['evalue']}", file=sys.stderr)
+    _print_summary(results)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _print_summary(results: Sequence[Any]) -> None:
+    rows = [("NOTEBOOK", "STATUS", "CHECKS", "DURATION", "OUTPUT")]
+    for r in results:
+        passed = sum(1 for c in r.checks if c["ok"])
+        rows.append((r.notebook, r.status, f"{passed}/{len(r.checks)}", f"{r.duration_s:.1f}s", r.output_dir))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _runbook_params(args: argparse.Namespace) -> int:
+    from kubekit import runbook
+
+    path = Path(args.notebook)
+    if not path.is_file():
+        print(f"kubekit: no such notebook: {path}", file=sys.stderr)
+        return 2
+    declared = runbook.notebook_parameters(path)
+    if not declared:
+        print(f"{path.name}: no cell tagged 'parameters'")
+    for p in declared.values():
+        print(f"  {p.name}: {p.type_name or '?'} = {p.default!r}" + (f"  # {p.help}" if p.help else ""))
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from kubekit import sandbox
+
+    try:
+        if args.action == "up":
+            info = sandbox.up(
+                zones=[z for z in args.zones.split(",") if z],
+                nodes_per_zone=args.nodes_per_zone,
+                timeout=args.timeout,
+            )
+            print(f"sandbox up: {info.url} (pid {info.pid}, kubeconfig {info.kubeconfig}, context {info.context})")
+            if sys.stdout.isatty():
+                print('point your shell at it with: eval "$(kubekit sandbox env)"')
+        elif args.action == "down":
+            stopped = sandbox.down()
+            print("sandbox stopped" if stopped else "sandbox was not running")
+        elif args.action == "status":
+            state = sandbox.status()
+            print(json.dumps(state, indent=2))
+            return 0 if state["state"] == "running" else 1
+        elif args.action == "env":
+            sys.stdout.write(sandbox.env())
+    except sandbox.SandboxError as exc:
+        print(f"kubekit: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubekit", description="Runbooks and sandbox for stateful Kubernetes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rb = sub.add_parser("runbook", help="run notebooks headless").add_subparsers(dest="action", required=True)
+    run = rb.add_parser("run", help="execute notebooks into runs/<UTC time>-<name>/")
+    run.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebook files or directories")
+    run.add_argument(
+        "-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        help="set a parameter (converted to the type declared in the parameters cell)",
+    )  # fmt: skip
+    run.add_argument("-y", "--yaml", help="parameters as a YAML mapping (-p wins on conflicts)")
+    run.add_argument("--output-root", default="runs", help="where run directories go (default: runs)")
+    run.add_argument("--timeout", type=float, default=None, help="per-cell timeout in seconds (default: none)")
+    run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
+    run.set_defaults(func=_runbook_run)
+    params = rb.add_parser("params", help="list a notebook's parameters")
+    params.add_argument("notebook")
+    params.set_defaults(func=_runbook_params)
+
+    sb = sub.add_parser("sandbox", help="the embedded sandbox (kubesim) under $KUBEKIT_HOME")
+    sb_sub = sb.add_subparsers(dest="action", required=True)
+    sb_up = sb_sub.add_parser("up", help="start it (or reuse the running one)")
+    sb_up.add_argument("--zones", default="us-east-1a,us-east-1b,us-east-1c")
+    sb_up.add_argument("--nodes-per-zone", type=int, default=2)
+    sb_up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to be ready")
+    for action, help_text in (
+        ("down", "stop it (state is kept)"),
+        ("status", "show it; exit 1 when not running"),
+        ("env", "print shell exports: eval \"$(kubekit sandbox env)\""),
+    ):
+        sb_sub.add_parser(action, help=help_text)
+    sb.set_defaults(func=_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
