@@ -172,13 +172,25 @@ class GarbageCollector(Controller):
             obj = e.obj()
             uid = (obj.get("metadata") or {}).get("uid", "")
             with self._idx_lock:
-                return list(self._dependents.get(uid, ()))
+                items = list(self._dependents.get(uid, ()))
+            # An owner waiting in the foreground for this dependent may now be free to go.
+            items.extend(self._owner_idents(e.namespace, obj))
+            return items
         obj = e.obj()
         owners = self._index(e.key, e.namespace, e.name, obj)
         meta = obj.get("metadata") or {}
         if owners or meta.get("deletionTimestamp"):
             return [ident]
         return []
+
+    def _owner_idents(self, namespace: str, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+        out = []
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+            group, _, version = str(ref.get("apiVersion", "")).rpartition("/")
+            rt = self.api.registry.for_kind(group, version, str(ref.get("kind", "")))
+            if rt is not None:
+                out.append((rt.key, namespace if rt.namespaced else "", str(ref.get("name", ""))))
+        return out
 
     def all_items(self) -> Iterable[Hashable]:
         with self._idx_lock:
@@ -230,8 +242,9 @@ class GarbageCollector(Controller):
         pending = False
         for act in actions:
             pending |= self._act(act)
-        if obj.deleting and FOREGROUND in obj.finalizers and any(isinstance(a, Delete) for a in actions):
-            return 0.5
+        if obj.deleting and FOREGROUND in obj.finalizers and \
+                not any(isinstance(a, RemoveFinalizer) for a in actions):
+            return 0.5  # still waiting for dependents: look again soon even if no event arrives
         return 1.0 if pending else None
 
     # -- act -----------------------------------------------------------------------------

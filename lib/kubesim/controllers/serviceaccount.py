@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Hashable, Iterable
 
+from ..api import Request
 from ..errors import AlreadyExists, ApiError
 from ..store import Event
 from .base import Controller
@@ -62,7 +63,8 @@ class ServiceAccountController(Controller):
             try:
                 if what == "serviceaccount":
                     self.api.create(self.api.rt("serviceaccounts"), ns,
-                                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})
+                                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}},
+                                    Request(field_manager="kube-controller-manager"))
                 else:
                     self.api.create(self.api.rt("configmaps"), ns, {
                         "apiVersion": "v1", "kind": "ConfigMap",
@@ -72,7 +74,7 @@ class ServiceAccountController(Controller):
                                                          "internal service IP or kubernetes.default.svc. No other "
                                                          "usage is guaranteed across distributions of Kubernetes "
                                                          "clusters."}},
-                        "data": {"ca.crt": self.ca_pem}})
+                        "data": {"ca.crt": self.ca_pem}}, Request(field_manager="kube-controller-manager"))
             except AlreadyExists:
                 pass
             except ApiError:
