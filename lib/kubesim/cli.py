@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="kubesim", help="cluster name")
     s.add_argument("--state", default=None, help="directory for persisted state (objects, CA, token)")
     s.add_argument("--k8s-version", default="1.33", help="Kubernetes version to emulate (1.29 to 1.35)")
+    s.add_argument("--profile", default="upstream",
+                   help="timing profile: upstream (real defaults), fast (10x), instant (100x)")
+    s.add_argument("--workload", action="append", default=[], metavar="NAME=SCRIPT",
+                   help="a known kit workload a pod may ask for (annotation kubesim.io/workload=NAME)")
     s.add_argument("--log-level", default="WARNING")
     return p
 
@@ -49,9 +53,17 @@ def serve(args: argparse.Namespace) -> int:
     if not (0 <= args.port <= 65535):
         print("kubesim: --port must be between 0 and 65535", file=sys.stderr)
         return 2
+    workloads = {}
+    for item in args.workload:
+        name, sep, script = item.partition("=")
+        if not sep or not name or not script:
+            print(f"kubesim: --workload expects NAME=SCRIPT, got {item!r}", file=sys.stderr)
+            return 2
+        workloads[name] = script
     try:
         cluster = Cluster(args.name, state_dir=args.state, port=args.port, zones=args.zones,
-                          nodes_per_zone=args.nodes_per_zone, k8s_version=args.k8s_version)
+                          nodes_per_zone=args.nodes_per_zone, k8s_version=args.k8s_version,
+                          profile=args.profile, workloads=workloads)
     except ValueError as exc:
         print(f"kubesim: {exc}", file=sys.stderr)
         return 2

@@ -8,8 +8,11 @@ restarts, so a restarted cluster keeps its kubeconfig valid.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,15 +20,67 @@ import yaml
 
 from . import clock
 from .api import Api, Request
-from .controllers.base import Controller
+from .controllers.base import Controller, ControllerContext
+from .faults import Faults
+from .server import control
+from .timings import for_profile
 from .errors import AlreadyExists
 from .resources import Registry, selectable_fields
 from .schemas import SchemaSet
 from .server.app import ApiServer
 from .server.certs import Credentials, load_or_create
+from .server.subresources import token_handler
+from .tokens import TokenIssuer
 from .store import Store
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+# Controllers of kube-controller-manager, kube-scheduler and friends, started in this order.
+CONTROLLERS = [
+    ("kubesim.controllers.gc", "GarbageCollector"),
+    ("kubesim.controllers.namespace", "NamespaceController"),
+    ("kubesim.controllers.serviceaccount", "ServiceAccountController"),
+    ("kubesim.controllers.scheduler", "Scheduler"),
+    ("kubesim.controllers.statefulset", "StatefulSetController"),
+    ("kubesim.controllers.deployment", "DeploymentController"),
+    ("kubesim.controllers.replicaset", "ReplicaSetController"),
+    ("kubesim.controllers.replicaset", "ReplicationControllerController"),
+    ("kubesim.controllers.daemonset", "DaemonSetController"),
+    ("kubesim.controllers.job", "JobController"),
+    ("kubesim.controllers.cronjob", "CronJobController"),
+    ("kubesim.controllers.volumes", "VolumeController"),
+    ("kubesim.controllers.attachdetach", "AttachDetachController"),
+    ("kubesim.controllers.nodelifecycle", "NodeLifecycleController"),
+    ("kubesim.controllers.tainteviction", "TaintEvictionController"),
+    ("kubesim.controllers.podgc", "PodGC"),
+    ("kubesim.controllers.endpoints", "EndpointsController"),
+    ("kubesim.controllers.endpointslice", "EndpointSliceController"),
+    ("kubesim.controllers.disruption", "DisruptionController"),
+]
+# The node agent and its container runtime, one of each per node.
+KUBELET = [("kubesim.controllers.kubelet", "Kubelet"), ("kubesim.runtime.node", "NodeRuntime")]
+
+
+def _load(specs: list[tuple[str, str]]) -> list[Any]:
+    """Import the listed classes; while a module is still being written it is skipped."""
+    import importlib
+
+    out = []
+    for module, cls in specs:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            if specs is KUBELET:
+                return []
+            continue
+        if not hasattr(mod, cls):
+            if specs is KUBELET:
+                return []
+            continue
+        out.append(getattr(mod, cls))
+    return out
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -51,6 +106,7 @@ class NodeSpec:
     labels: dict[str, str] = field(default_factory=dict)
     provider_id: str = ""
     internal_ip: str = ""
+    pod_cidr: str = ""
 
 
 def default_nodes(zones: list[str], per_zone: int) -> list[NodeSpec]:
@@ -58,29 +114,49 @@ def default_nodes(zones: list[str], per_zone: int) -> list[NodeSpec]:
     for zi, zone in enumerate(zones):
         region = zone[:-1] if zone and zone[-1].isalpha() else zone
         for i in range(per_zone):
+            n = len(out)
             out.append(NodeSpec(name=f"{zone}-node-{i + 1}", zone=zone, region=region,
-                                internal_ip=f"10.0.{zi + 1}.{10 + i}"))
+                                internal_ip=f"10.0.{zi + 1}.{10 + i}", pod_cidr=f"10.244.{n}.0/24"))
     return out
 
 
 class Cluster:
     def __init__(self, name: str = "kubesim", *, state_dir: str | None = None, port: int = 0,
                  zones: list[str] | None = None, nodes_per_zone: int = 0, k8s_version: str = "1.33",
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, profile: str = "upstream",
+                 workloads: dict[str, str] | None = None) -> None:
         self.name = name
         self.state_dir = state_dir
         self.version = parse_version(k8s_version)
+        self.timings = for_profile(profile, self.version)
+        self.faults = Faults()
+        # Volume data and pod filesystems: under the state, or a private temp dir removed on stop.
+        self._tmp_root = None if state_dir else tempfile.mkdtemp(prefix="kubesim-")
+        self.state_root = os.path.join(state_dir, "data") if state_dir else self._tmp_root
         self.zones = list(zones or [])
         self.nodes_per_zone = nodes_per_zone
         self.registry = Registry()
         self.schemas = SchemaSet(f"{self.version[0]}.{self.version[1]}")
         self.store = Store(os.path.join(state_dir, "store") if state_dir else None, indexer=self._index)
         self.api = Api(self.store, self.registry, self.schemas, k8s_version=self.version,
-                       rng=random.Random(seed))
+                       rng=random.Random(seed), toleration_seconds=self.timings.toleration_seconds())
         self.creds: Credentials = load_or_create(state_dir, name)
         self.server = ApiServer(self.api, self.creds, k8s_version=self.version, port=port)
+        self.tokens = TokenIssuer(hashlib.sha256(b"kubesim-sa-key:" + self.creds.key_pem).digest())
+        self.server.token_checks.append(lambda tok: self.tokens.verify(tok, self._service_account_uid))
+        self.server.subresource_handlers["serviceaccounts/token"] = token_handler(self.tokens)
+        self.server.bookmark_interval = max(1.0, self.timings.get("bookmark_interval"))
+        self.server.control_handler = control.make_handler(self.faults, self.timings)
+        self.ctx = ControllerContext(api=self.api, timings=self.timings, faults=self.faults,
+                                     state_root=self.state_root, cluster_name=name, k8s_version=self.version,
+                                     ca_pem=self.creds.ca_pem.decode(), workloads=dict(workloads or {}))
         self.controllers: list[Controller] = []
+        self.kubelets: dict[str, Any] = {}
         self._started = False
+
+    def _service_account_uid(self, namespace: str, name: str) -> str | None:
+        entry = self.store.get("serviceaccounts", namespace, name)
+        return None if entry is None else entry.obj()["metadata"].get("uid")
 
     def _index(self, key: str, obj: dict[str, Any]) -> dict[str, str]:
         rt = self.registry.by_key(key)
@@ -102,28 +178,30 @@ class Cluster:
         return self
 
     def _start_controllers(self) -> None:
-        from .controllers.gc import GarbageCollector
-        from .controllers.namespace import NamespaceController
-        from .controllers.serviceaccount import ServiceAccountController
-
-        self.controllers = [GarbageCollector(self.api), NamespaceController(self.api),
-                            ServiceAccountController(self.api, self.creds.ca_pem.decode())]
+        self.controllers = [cls(self.ctx) for cls in _load(CONTROLLERS)]
         for c in self.controllers:
             c.start()
+        for name in list(self.kubelets):
+            self._start_kubelet(name)
 
-    def add_controller(self, factory: Callable[[Api], Controller]) -> Controller:
-        c = factory(self.api)
+    def add_controller(self, factory: Callable[[ControllerContext], Controller]) -> Controller:
+        c = factory(self.ctx)
         self.controllers.append(c)
         if self._started:
             c.start()
         return c
 
     def stop(self) -> None:
+        for k in list(self.kubelets.values()):
+            if k is not None:
+                k.stop()
         for c in reversed(self.controllers):
             c.stop()
         self.server.stop()
         self.store.close()
         self._started = False
+        if self._tmp_root:
+            shutil.rmtree(self._tmp_root, ignore_errors=True)
 
     def __enter__(self) -> "Cluster":
         return self.start()
@@ -150,9 +228,38 @@ class Cluster:
                                                              "provider": "kubernetes"}},
                 "spec": {"ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}],
                          "sessionAffinity": "None", "type": "ClusterIP"}})
-        if not self.store.list("nodes")[0]:
+        self._publish_timings()
+        if self.store.get("storage.k8s.io/csidrivers", "", "ebs.csi.aws.com") is None:
+            self._create("storage.k8s.io/csidrivers", None, {
+                "apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": "ebs.csi.aws.com"},
+                "spec": {"attachRequired": True, "podInfoOnMount": False, "fsGroupPolicy": "ReadWriteOnceWithFSType",
+                         "volumeLifecycleModes": ["Persistent"]}})
+        if not self.store.list("storage.k8s.io/storageclasses")[0]:
+            # The EBS CSI driver's default class (aws-ebs-csi-driver chart ebs-csi-default-sc, SV-01), named gp3.
+            self._create("storage.k8s.io/storageclasses", None, {
+                "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                "metadata": {"name": "gp3", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                "provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3"}, "reclaimPolicy": "Delete",
+                "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": True})
+        existing = {e.name for e in self.store.list("nodes")[0]}
+        if not existing:
             for spec in default_nodes(self.zones, self.nodes_per_zone):
                 self.register_node(spec)
+        else:
+            for name in existing:
+                self.kubelets.setdefault(name, None)
+
+    def _publish_timings(self) -> None:
+        """The profile, readable by any client (ConfigMap kube-system/kubesim-timing)."""
+        from .timings import CONFIGMAP
+
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP},
+                "data": self.timings.as_configmap_data()}
+        if self.store.get("configmaps", "kube-system", CONFIGMAP) is None:
+            self._create("configmaps", "kube-system", body)
+        else:
+            self.api.mutate(self.api.rt("configmaps"), "kube-system", CONFIGMAP,
+                            lambda cur: {**cur, "data": body["data"]}, manager="kubesim")
 
     def register_node(self, spec: NodeSpec) -> dict[str, Any]:
         """Register a Node as a kubelet does on start (status Ready until issue 3's kubelet owns it)."""
@@ -179,7 +286,16 @@ class Cluster:
                                          "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
             "spec": {"providerID": spec.provider_id or f"kubesim:///{spec.zone}/{spec.name}"},
         }
+        if spec.pod_cidr:
+            node["spec"]["podCIDR"] = spec.pod_cidr
+            node["spec"]["podCIDRs"] = [spec.pod_cidr]
         self._create("nodes", None, node)
+        self.kubelets.setdefault(spec.name, None)
+        if _load(KUBELET):
+            # The node agent posts its own status and lease from here on.
+            if self._started:
+                self._start_kubelet(spec.name)
+            return self.api.get(self.api.rt("nodes"), None, spec.name)
         capacity = {"cpu": "2", "ephemeral-storage": "20959212Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
                     "memory": "7910348Ki", "pods": "110"}
         allocatable = {"cpu": "1930m", "ephemeral-storage": "18242267924", "hugepages-1Gi": "0",
@@ -209,6 +325,23 @@ class Cluster:
             return cur
 
         return self.api.update_status(self.api.rt("nodes"), None, spec.name, status, manager="kubelet")
+
+    def _start_kubelet(self, name: str) -> None:
+        classes = _load(KUBELET)
+        if not classes or self.kubelets.get(name) is not None:
+            return
+        kubelet_cls, runtime_cls = classes
+        runtime = runtime_cls(self.ctx, name)
+        self.ctx.extra.setdefault("runtimes", {})[name] = runtime
+        agent = kubelet_cls(self.ctx, name, runtime)
+        self.kubelets[name] = agent
+        agent.start()
+
+    def remove_node_agent(self, name: str) -> None:
+        """Stop a node's kubelet for good (its machine is gone)."""
+        agent = self.kubelets.pop(name, None)
+        if agent is not None:
+            agent.stop()
 
     # -- kubeconfig ----------------------------------------------------------------------
     def kubeconfig(self, context: str | None = None) -> dict[str, Any]:

@@ -252,3 +252,53 @@ def test_namespace_deletion_empties_it(kubectl, cluster):
     assert 'namespace "doomed" deleted' in out
     assert kubectl.run("get", "ns", "doomed", check=False).returncode != 0
     assert cluster.store.list("pods", "doomed")[0] == []
+
+
+def test_typed_generators_send_protobuf_and_work(kubectl, namespace):
+    """kubectl's typed commands send protobuf bodies (client-go gentype); kubesim must accept them."""
+    n = ("-n", namespace)
+    assert kubectl("create", "configmap", "cfg", "--from-literal=a=b", *n).strip() == "configmap/cfg created"
+    kubectl("create", "secret", "generic", "s1", "--from-literal=p=q", *n)
+    kubectl("create", "deployment", "web", "--image=nginx:1.27", "--replicas=3", "--port=80", *n)
+    kubectl("create", "serviceaccount", "robot", *n)
+    kubectl("create", "pdb", "web", "--selector=app=web", "--min-available=1", *n)
+    kubectl("expose", "deployment", "web", "--port=80", *n)
+    kubectl("run", "solo", "--image=busybox", "--labels=app=solo", *n)
+    assert kubectl.json("get", "cm", "cfg", *n)["data"] == {"a": "b"}
+    assert kubectl.json("get", "secret", "s1", *n)["data"] == {"p": "cQ=="}
+    dep = kubectl.json("get", "deploy", "web", *n)
+    assert dep["spec"]["replicas"] == 3 and dep["spec"]["template"]["spec"]["containers"][0]["ports"][0][
+        "containerPort"] == 80
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}
+    svc = kubectl.json("get", "svc", "web", *n)
+    assert svc["spec"]["selector"] == {"app": "web"} and svc["spec"]["ports"][0]["port"] == 80
+    token = kubectl("create", "token", "robot", *n).strip()
+    assert token.count(".") == 2
+    # The minted token is a working bearer token for this cluster.
+    proc = kubectl.run("--token", token, "get", "cm", "cfg", *n, "-o", "name")
+    assert proc.stdout.strip() == "configmap/cfg"
+    kubectl("delete", "sa", "robot", *n)
+    denied = kubectl.run("--token", token, "get", "cm", "cfg", *n, check=False)
+    assert denied.returncode != 0 and "Unauthorized" in denied.stderr
+
+
+def test_get_watch_prints_table_rows(kubectl, namespace, cluster):
+    import os
+    import subprocess
+    import time
+
+    env = dict(os.environ, KUBECONFIG=kubectl.kubeconfig)
+    w = subprocess.Popen([kubectl.binary, "--cache-dir", kubectl.cache_dir, "get", "pods", "-w", "-n", namespace],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        time.sleep(0.7)
+        kubectl("apply", "-n", namespace, "-f", "-", input=POD.format(name="watched"))
+        kubectl("label", "pod", "watched", "-n", namespace, "x=y")
+        time.sleep(0.7)
+    finally:
+        w.terminate()
+        out, _ = w.communicate(timeout=10)
+    lines = out.splitlines()
+    assert header(out) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    rows = [line.split()[:3] for line in lines[1:]]
+    assert rows[:2] == [["watched", "0/1", "Pending"], ["watched", "0/1", "Pending"]]

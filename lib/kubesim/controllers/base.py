@@ -16,9 +16,13 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Hashable, Iterable
 
+from ..events import EventRecorder
+from ..faults import Faults
 from ..store import Event, Subscription
+from ..timings import Timings
 
 if TYPE_CHECKING:
     from ..api import Api
@@ -26,13 +30,35 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubesim.controllers")
 
 
+@dataclass
+class ControllerContext:
+    """What every controller and node agent of one cluster shares."""
+
+    api: "Api"
+    timings: Timings = field(default_factory=Timings)
+    faults: Faults = field(default_factory=Faults)
+    state_root: str = ""  # directory for volume data and pod filesystems
+    cluster_name: str = "kubesim"
+    k8s_version: tuple[int, int] = (1, 33)
+    ca_pem: str = ""
+    workloads: dict[str, str] = field(default_factory=dict)  # known kit workloads: name -> script path
+    extra: dict[str, Any] = field(default_factory=dict)  # shared registries (runtimes per node, resolvers ...)
+
+    def recorder(self, component: str, host: str | None = None) -> EventRecorder:
+        return EventRecorder(self.api, component, host)
+
+
 class Controller:
     name = "controller"
     watches: tuple[str, ...] = ()
     resync_seconds: float = 30.0
 
-    def __init__(self, api: "Api") -> None:
-        self.api = api
+    def __init__(self, ctx: "ControllerContext | Api") -> None:
+        if not isinstance(ctx, ControllerContext):  # a bare Api (unit tests)
+            ctx = ControllerContext(api=ctx)
+        self.ctx = ctx
+        self.api = ctx.api
+        self.timings = ctx.timings
         self._cond = threading.Condition()
         self._pending: dict[Hashable, float] = {}  # item -> not before (monotonic)
         self._heap: list[tuple[float, int, Hashable]] = []

@@ -128,8 +128,8 @@ class GarbageCollector(Controller):
     name = "garbage-collector"
     resync_seconds = 30.0
 
-    def __init__(self, api: Any) -> None:
-        super().__init__(api)
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
         self._idx_lock = threading.Lock()
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> dependents
         self._by_ident: dict[tuple[str, str, str], tuple[str, ...]] = {}  # dependent -> owner uids

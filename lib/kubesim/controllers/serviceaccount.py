@@ -36,9 +36,9 @@ class ServiceAccountController(Controller):
     watches = ("namespaces", "serviceaccounts", "configmaps")
     resync_seconds = 30.0
 
-    def __init__(self, api: Any, ca_pem: str) -> None:
-        super().__init__(api)
-        self.ca_pem = ca_pem
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.ca_pem = self.ctx.ca_pem
 
     def items_for(self, ev: Event) -> Iterable[Hashable]:
         e = ev.entry

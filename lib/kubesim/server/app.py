@@ -68,6 +68,7 @@ class ApiServer:
         self.port = port
         self.token_checks: list[TokenCheck] = []
         self.subresource_handlers: dict[str, SubresourceHandler] = {}
+        self.control_handler: Callable[[web.Request, "ApiServer"], Awaitable[web.StreamResponse]] | None = None
         self.healthy: Callable[[], bool] = lambda: True
         self.bookmark_interval = 10.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -213,6 +214,8 @@ class ApiServer:
             return self._json(discovery.api_group_list(self.api.registry))
         if path.startswith("/openapi/"):
             return self._openapi(request)
+        if path.startswith("/kubesim/") and self.control_handler is not None:
+            return await self.control_handler(request, self)
         parts = [p for p in path.strip("/").split("/")]
         if parts[0] == "api" and len(parts) == 2:
             doc = discovery.api_resource_list(self.api.registry, "", parts[1])
