@@ -29,7 +29,6 @@ from .resources import Registry, selectable_fields
 from .schemas import SchemaSet
 from .server.app import ApiServer
 from .server.certs import Credentials, load_or_create
-from .server.subresources import token_handler
 from .tokens import TokenIssuer
 from .store import Store
 
@@ -56,6 +55,14 @@ CONTROLLERS = [
     ("kubesim.controllers.endpoints", "EndpointsController"),
     ("kubesim.controllers.endpointslice", "EndpointSliceController"),
     ("kubesim.controllers.disruption", "DisruptionController"),
+]
+# Modules whose ``register(cluster)`` adds subresource handlers (exec, log, proxy, eviction, binding ...).
+HANDLERS = [
+    ("kubesim.server.subresources", "register"),
+    ("kubesim.server.streaming", "register"),
+    ("kubesim.server.proxy", "register"),
+    ("kubesim.server.eviction", "register"),
+    ("kubesim.server.binding", "register"),
 ]
 # The node agent and its container runtime, one of each per node.
 KUBELET = [("kubesim.controllers.kubelet", "Kubelet"), ("kubesim.runtime.node", "NodeRuntime")]
@@ -144,7 +151,8 @@ class Cluster:
         self.server = ApiServer(self.api, self.creds, k8s_version=self.version, port=port)
         self.tokens = TokenIssuer(hashlib.sha256(b"kubesim-sa-key:" + self.creds.key_pem).digest())
         self.server.token_checks.append(lambda tok: self.tokens.verify(tok, self._service_account_uid))
-        self.server.subresource_handlers["serviceaccounts/token"] = token_handler(self.tokens)
+        for register in _load(HANDLERS):
+            register(self)
         self.server.bookmark_interval = max(1.0, self.timings.get("bookmark_interval"))
         self.server.control_handler = control.make_handler(self.faults, self.timings)
         self.ctx = ControllerContext(api=self.api, timings=self.timings, faults=self.faults,

@@ -6,7 +6,7 @@ Each handler is registered on :class:`ApiServer` under ``"<storage key>/<subreso
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,3 +30,7 @@ def token_handler(issuer: TokenIssuer):
         return server._json(token_request(issuer, sa, body), 201)
 
     return handle
+
+
+def register(cluster: Any) -> None:
+    cluster.server.subresource_handlers["serviceaccounts/token"] = token_handler(cluster.tokens)
