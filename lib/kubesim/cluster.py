@@ -131,7 +131,7 @@ class Cluster:
     def __init__(self, name: str = "kubesim", *, state_dir: str | None = None, port: int = 0,
                  zones: list[str] | None = None, nodes_per_zone: int = 0, k8s_version: str = "1.33",
                  seed: int | None = None, profile: str = "upstream",
-                 workloads: dict[str, str] | None = None) -> None:
+                 workloads: dict[str, str] | None = None, watch_history: int = 20_000) -> None:
         self.name = name
         self.state_dir = state_dir
         self.version = parse_version(k8s_version)
@@ -144,7 +144,8 @@ class Cluster:
         self.nodes_per_zone = nodes_per_zone
         self.registry = Registry()
         self.schemas = SchemaSet(f"{self.version[0]}.{self.version[1]}")
-        self.store = Store(os.path.join(state_dir, "store") if state_dir else None, indexer=self._index)
+        self.store = Store(os.path.join(state_dir, "store") if state_dir else None, indexer=self._index,
+                           history=watch_history)
         self.api = Api(self.store, self.registry, self.schemas, k8s_version=self.version,
                        rng=random.Random(seed), toleration_seconds=self.timings.toleration_seconds())
         self.creds: Credentials = load_or_create(state_dir, name)
