@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from . import apply as ssa
 from . import clock, conversion, crdschema, defaults, patch, validation
+from .jsonvalues import json_kind
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -139,7 +140,7 @@ class Api:
         """Check a request body against the kind's schema, pruning unknown fields."""
         if not isinstance(body, dict):
             raise BadRequest(decode_error_message(rt.kind, rt.version,
-                                                  f"json: cannot unmarshal {_json_type(body)} into Go value of type "
+                                                  f"json: cannot unmarshal {json_kind(body)} into Go value of type "
                                                   f"struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; "
                                                   f"Kind string \"json:\\\"kind,omitempty\\\"\" }}"))
         api_version = body.get("apiVersion")
@@ -685,18 +686,6 @@ class Api:
         return rt
 
 
-def _json_type(v: Any) -> str:
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if v is None:
-        return "null"
-    return "object"
 
 
 def _has_spec(obj: dict[str, Any]) -> bool:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from .errors import ApplyConflict, BadRequest
+from .jsonvalues import copy_json
 from .schemanode import SchemaNode
 
 Path = tuple[str, ...]
@@ -82,14 +83,6 @@ def _list_info(node: SchemaNode | None) -> tuple[str, tuple[str, ...]]:
     return "atomic", ()
 
 
-def _copy(v: Any) -> Any:
-    """Deep copy of JSON data."""
-    t = type(v)
-    if t is dict:
-        return {k: _copy(x) for k, x in v.items()}
-    if t is list:
-        return [_copy(x) for x in v]
-    return v
 
 
 def _gojson(v: Any) -> str:
@@ -795,8 +788,8 @@ def server_side_apply(live: dict[str, Any] | None, config: dict[str, Any], *, ma
     except ValueError:
         managed = {}
     ignored = _tracked_filter(subresource, node, reset)
-    live_c = _copy(_without_managed(base))
-    config = _copy(config)  # the result shares structure with these private copies only
+    live_c = copy_json(_without_managed(base))
+    config = copy_json(config)  # the result shares structure with these private copies only
     if not managed and live:
         # skipnonapplied.go: fields set before the first apply belong to "before-first-apply".
         _record({}, live_c, managed, Entry(BEFORE_FIRST_APPLY, "Update", api_version, set()), node, ignored, now)

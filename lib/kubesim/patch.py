@@ -22,6 +22,7 @@ import jsonpatch
 import jsonpointer
 
 from .errors import ApiError, Invalid, UnsupportedMedia, invalid
+from .jsonvalues import copy_json, json_kind
 from .schemanode import SchemaNode
 
 JSON_PATCH = "application/json-patch+json"
@@ -80,14 +81,6 @@ class _SmpError(Exception):
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _copy(v: Any) -> Any:
-    """Deep copy of JSON data (much faster than ``copy.deepcopy``)."""
-    t = type(v)
-    if t is dict:
-        return {k: _copy(x) for k, x in v.items()}
-    if t is list:
-        return [_copy(x) for x in v]
-    return v
 
 
 def _go(v: Any) -> str:
@@ -143,16 +136,16 @@ def _not_an_object(result: Any, why: str) -> ApiError:
 def json_patch(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
     """Apply an RFC 6902 patch (already decoded); upstream codes: 400 decode, 413 size, 422 apply."""
     if ops is None:
-        return _copy(doc)  # "null" decodes to an empty patch
+        return copy_json(doc)  # "null" decodes to an empty patch
     if not isinstance(ops, list):
-        raise _bad(f"json: cannot unmarshal {_json_kind(ops)} into Go value of type jsonpatch.Patch")
+        raise _bad(f"json: cannot unmarshal {json_kind(ops)} into Go value of type jsonpatch.Patch")
     for op in ops:
         if not isinstance(op, dict):
-            raise _bad(f"json: cannot unmarshal {_json_kind(op)} into Go value of type jsonpatch.Operation")
+            raise _bad(f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation")
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
         raise PatchError(f"Request entity too large: The allowed maximum operations in a JSON patch is "
                          f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}", 413, "RequestEntityTooLarge")
-    result: Any = _copy(doc)
+    result: Any = copy_json(doc)
     for op in ops:
         try:
             # One op at a time so the failing op can be named; in_place avoids a copy per op.
@@ -161,23 +154,11 @@ def json_patch(doc: dict[str, Any], ops: Any) -> dict[str, Any]:
                 IndexError, ValueError, AttributeError, RecursionError) as exc:
             raise _unprocessable(_describe_op_failure(op, exc)) from None
     if not isinstance(result, dict):
-        raise _not_an_object(result, f"json: cannot unmarshal {_json_kind(result)} into Go value of type "
+        raise _not_an_object(result, f"json: cannot unmarshal {json_kind(result)} into Go value of type "
                                      "map[string]interface {}")
     return result
 
 
-def _json_kind(v: Any) -> str:
-    if isinstance(v, dict):
-        return "object"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    return "null"
 
 
 def _describe_op_failure(op: dict[str, Any], exc: Exception) -> str:
@@ -198,10 +179,10 @@ def merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
     if patch is None:
         raise _bad("Invalid JSON Patch")  # evanphx ErrBadJSONPatch, 400 in patch.go
     if not isinstance(patch, dict):
-        result = _prune_nulls(_copy(patch))
-        raise _not_an_object(result, f"json: cannot unmarshal {_json_kind(result)} into Go value of type "
+        result = _prune_nulls(copy_json(patch))
+        raise _not_an_object(result, f"json: cannot unmarshal {json_kind(result)} into Go value of type "
                                      "map[string]interface {}")
-    return _merge_obj(_copy(doc), patch)
+    return _merge_obj(copy_json(doc), patch)
 
 
 def _merge_obj(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +192,7 @@ def _merge_obj(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(v, dict) and isinstance(doc.get(k), dict):
             doc[k] = _merge_obj(doc[k], v)
         else:
-            doc[k] = _prune_nulls(_copy(v))
+            doc[k] = _prune_nulls(copy_json(v))
     return doc
 
 
@@ -229,11 +210,11 @@ def _prune_nulls(v: Any) -> Any:
 def strategic_merge_patch(doc: dict[str, Any], patch: Any, node: SchemaNode | None) -> dict[str, Any]:
     """Apply a strategic merge patch the way the apiserver does (built-in kinds only)."""
     if patch is None:
-        return _copy(doc)
+        return copy_json(doc)
     if not isinstance(patch, dict):
-        raise _bad(f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}")
+        raise _bad(f"json: cannot unmarshal {json_kind(patch)} into Go value of type map[string]interface {{}}")
     try:
-        return _merge_map(_copy(doc), _copy(patch), node)
+        return _merge_map(copy_json(doc), copy_json(patch), node)
     except _SmpError as exc:
         raise _smp_http_error(str(exc)) from None
     except RecursionError:

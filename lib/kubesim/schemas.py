@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .jsonvalues import json_kind
 from .schemanode import SchemaNode
 
 DEFAULT_VERSION = "1.33"
@@ -343,17 +344,6 @@ class _Ctx:
 _DROP = object()
 
 
-def _vdesc(v: Any) -> str:
-    """The JSON value kind as ``UnmarshalTypeError.Value`` names it."""
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
 
 
 def _type_err(value: str, gotype: str, struct: str, fpath: str) -> str:
@@ -396,7 +386,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
     tv = type(v)
     if kind == _STRUCT:
         if tv is not dict:
-            ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+            ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
             return _DROP
         out: dict[str, Any] = {}
         props = node.props
@@ -431,7 +421,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
     if kind == _STR:
         if tv is str:
             return v
-        ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+        ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
         return _DROP
     if kind == _INT:
         if tv is int:
@@ -442,16 +432,16 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
         if tv is float:
             ctx.saved.append(_type_err(f"number {_num_literal(v)}", node.gotype, struct, fpath))
             return _DROP
-        ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+        ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
         return _DROP
     if kind == _BOOL:
         if tv is bool:
             return v
-        ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+        ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
         return _DROP
     if kind == _SLICE:
         if tv is not list:
-            ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+            ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
             return _DROP
         elem = node.elem
         assert elem is not None
@@ -470,7 +460,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
         return outl
     if kind == _MAP:
         if tv is not dict:
-            ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+            ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
             return _DROP
         elem = node.elem
         assert elem is not None
@@ -493,7 +483,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
     if kind == _FLOAT:
         if (tv is int or tv is float) and tv is not bool:
             return v
-        ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+        ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
         return _DROP
     if kind == _INTSTR:
         # intstr.IntOrString.UnmarshalJSON: a string, else json.Unmarshal into int32; its
@@ -502,7 +492,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
             return v
         if tv is int and -(2 ** 31) <= v < 2 ** 31:
             return v
-        desc = f"number {_num_literal(v)}" if tv in (int, float) else _vdesc(v)
+        desc = f"number {_num_literal(v)}" if tv in (int, float) else json_kind(v)
         ctx.fatal = _type_err(desc, "int32", struct, fpath)
         return _DROP
     if kind == _QTY:
@@ -523,7 +513,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
     if kind == _TIME or kind == _MTIME:
         # metav1.Time.UnmarshalJSON: json.Unmarshal into a string, then time.Parse(RFC3339).
         if tv is not str:
-            ctx.fatal = _type_err(_vdesc(v), "string", struct, fpath)
+            ctx.fatal = _type_err(json_kind(v), "string", struct, fpath)
             return _DROP
         parsed, err = parse_go_time(v, micro=kind == _MTIME)
         if err:
@@ -539,7 +529,7 @@ def _walk(node: _Node, v: Any, ctx: _Ctx, struct: str, fpath: str, spath: str) -
             return v
         if tv is list and all(type(x) is int and 0 <= x < 256 for x in v):
             return base64.b64encode(bytes(v)).decode()
-        ctx.saved.append(_type_err(_vdesc(v), node.gotype, struct, fpath))
+        ctx.saved.append(_type_err(json_kind(v), node.gotype, struct, fpath))
         return _DROP
     return _copy_json(v)  # _RAW
 

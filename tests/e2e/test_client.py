@@ -193,16 +193,6 @@ def test_watch_streams_and_resumes_after_close(client, namespace):
     assert later == [("MODIFIED", "w2")]
 
 
-def test_watch_too_old_resource_version_is_410(client, cluster, namespace):
-    core = k8s.CoreV1Api(client)
-    stale = str(cluster.store.oldest_watchable - 1) if cluster.store.oldest_watchable > 1 else None
-    if stale is None:
-        pytest.skip("history not compacted yet in this cluster")
-    resp = core.list_namespaced_config_map(namespace, watch=True, resource_version=stale, timeout_seconds=2,
-                                           _preload_content=False)
-    line = resp.readline() if hasattr(resp, "readline") else resp.data.split(b"\n")[0]
-    assert b'"code":410' in line and b"too old resource version" in line
-
 
 def test_label_and_field_selectors_and_paging(client, namespace):
     core = k8s.CoreV1Api(client)
