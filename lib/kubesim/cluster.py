@@ -52,6 +52,7 @@ CONTROLLERS = [
     ("kubesim.controllers.nodelifecycle", "NodeLifecycleController"),
     ("kubesim.controllers.tainteviction", "TaintEvictionController"),
     ("kubesim.controllers.podgc", "PodGC"),
+    ("kubesim.controllers.cloudnode", "CloudNodeController"),
     ("kubesim.controllers.endpoints", "EndpointsController"),
     ("kubesim.controllers.endpointslice", "EndpointSliceController"),
     ("kubesim.controllers.disruption", "DisruptionController"),
