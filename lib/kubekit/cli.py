@@ -2,7 +2,8 @@
 
     kubekit runbook run NOTEBOOK|DIR... [-p NAME VALUE]... [-y YAML] [--output-root runs] [--timeout S]
     kubekit runbook params NOTEBOOK
-    kubekit sandbox up [--zones a,b,c] [--nodes-per-zone N] | down | status | env
+    kubekit sandbox up [--zones N|a,b,c] [--nodes-per-zone N] [--empty] [--profile P] | down | status | env | reset
+    kubekit eks-token --cluster-name NAME [--region R] [--target sandbox|aws|aws:PROFILE]
 
 Exit codes: 0 success; 1 a runbook failed (a cell raised or a check failed),
 or the sandbox could not be started/stopped, or ``sandbox status`` found it
@@ -99,19 +100,25 @@ def _runbook_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zones_arg(text: str) -> int | list[str]:
+    return int(text) if text.isdigit() else [z for z in text.split(",") if z]
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from kubekit import sandbox
+    from kubekit.errors import KitError
 
     try:
         if args.action == "up":
-            info = sandbox.up(
-                zones=[z for z in args.zones.split(",") if z],
-                nodes_per_zone=args.nodes_per_zone,
-                timeout=args.timeout,
-            )
-            print(f"sandbox up: {info.url} (pid {info.pid}, kubeconfig {info.kubeconfig}, context {info.context})")
+            info = sandbox.up(zones=_zones_arg(args.zones), nodes_per_zone=args.nodes_per_zone, empty=args.empty,
+                              profile=args.profile, timeout=args.timeout)
+            what = "empty (no cluster)" if args.empty else f"cluster 'sandbox' ready, context {info.context}"
+            print(f"sandbox up: AWS at {info.endpoint} (pid {info.pid}), {what}; kubeconfig {info.kubeconfig}")
             if sys.stdout.isatty():
                 print('point your shell at it with: eval "$(kubekit sandbox env)"')
+        elif args.action == "reset":
+            sandbox.reset()
+            print("sandbox reset: stopped, and its AWS state, clusters, inventory and kubeconfig removed")
         elif args.action == "down":
             stopped = sandbox.down()
             print("sandbox stopped" if stopped else "sandbox was not running")
@@ -121,9 +128,23 @@ def _sandbox(args: argparse.Namespace) -> int:
             return 0 if state["state"] == "running" else 1
         elif args.action == "env":
             sys.stdout.write(sandbox.env())
-    except sandbox.SandboxError as exc:
+    except (sandbox.SandboxError, KitError) as exc:
         print(f"kubekit: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _eks_token(args: argparse.Namespace) -> int:
+    """What ``aws eks get-token`` prints: an ExecCredential for kubectl and the Python client."""
+    from kubekit.aws.target import resolve
+    from kubekit.aws.token import get_token
+
+    try:
+        cred = get_token(resolve(args.target), args.cluster_name, args.region)
+    except Exception as exc:  # kubectl shows stderr to the user
+        print(f"kubekit eks-token: {exc}", file=sys.stderr)
+        return 1
+    json.dump(cred, sys.stdout)
     return 0
 
 
@@ -149,17 +170,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     sb = sub.add_parser("sandbox", help="the embedded sandbox (kubesim) under $KUBEKIT_HOME")
     sb_sub = sb.add_subparsers(dest="action", required=True)
-    sb_up = sb_sub.add_parser("up", help="start it (or reuse the running one)")
-    sb_up.add_argument("--zones", default="us-east-1a,us-east-1b,us-east-1c")
+    sb_up = sb_sub.add_parser("up", help="start it (or reuse the running one) and bootstrap the 'sandbox' cluster")
+    sb_up.add_argument("--zones", default="3", help="how many zones of us-east-1, or a comma-separated list")
     sb_up.add_argument("--nodes-per-zone", type=int, default=2)
-    sb_up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to be ready")
+    sb_up.add_argument("--empty", action="store_true", help="start AWS only; bootstrap no cluster")
+    sb_up.add_argument("--profile", default="fast", choices=("upstream", "fast", "instant"),
+                       help="kubesim timing profile (default fast: 10x faster than upstream)")
+    sb_up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to be ready")
     for action, help_text in (
         ("down", "stop it (state is kept)"),
+        ("reset", "stop it and delete its whole world"),
         ("status", "show it; exit 1 when not running"),
         ("env", "print shell exports: eval \"$(kubekit sandbox env)\""),
     ):
         sb_sub.add_parser(action, help=help_text)
     sb.set_defaults(func=_sandbox)
+
+    tok = sub.add_parser("eks-token", help="print an EKS token (ExecCredential), like `aws eks get-token`")
+    tok.add_argument("--cluster-name", required=True)
+    tok.add_argument("--region", default="us-east-1")
+    tok.add_argument("--target", default="sandbox", help="sandbox | aws | aws:<profile>")
+    tok.set_defaults(func=_eks_token)
     return parser
 
 

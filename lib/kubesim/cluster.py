@@ -115,6 +115,10 @@ class NodeSpec:
     provider_id: str = ""
     internal_ip: str = ""
     pod_cidr: str = ""
+    taints: list[dict[str, str]] = field(default_factory=list)
+    # False: registered like a kubelet with --cloud-provider=external (no zone/instance labels, no
+    # providerID, the uninitialized taint) and left to the cloud node controller to initialise.
+    cloud_initialized: bool = True
 
 
 def default_nodes(zones: list[str], per_zone: int) -> list[NodeSpec]:
@@ -275,17 +279,20 @@ class Cluster:
         """Register a Node as a kubelet does on start (status Ready until issue 3's kubelet owns it)."""
         labels = {
             "beta.kubernetes.io/arch": "amd64",
-            "beta.kubernetes.io/instance-type": spec.instance_type,
             "beta.kubernetes.io/os": "linux",
-            "failure-domain.beta.kubernetes.io/region": spec.region,
-            "failure-domain.beta.kubernetes.io/zone": spec.zone,
             "kubernetes.io/arch": "amd64",
             "kubernetes.io/hostname": spec.name,
             "kubernetes.io/os": "linux",
-            "node.kubernetes.io/instance-type": spec.instance_type,
-            "topology.kubernetes.io/region": spec.region,
-            "topology.kubernetes.io/zone": spec.zone,
         }
+        if spec.cloud_initialized:
+            labels.update({
+                "beta.kubernetes.io/instance-type": spec.instance_type,
+                "failure-domain.beta.kubernetes.io/region": spec.region,
+                "failure-domain.beta.kubernetes.io/zone": spec.zone,
+                "node.kubernetes.io/instance-type": spec.instance_type,
+                "topology.kubernetes.io/region": spec.region,
+                "topology.kubernetes.io/zone": spec.zone,
+            })
         labels.update(spec.labels)
         now = clock.rfc3339()
         major, minor = self.version
@@ -294,8 +301,12 @@ class Cluster:
             "metadata": {"name": spec.name, "labels": labels,
                          "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                                          "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
-            "spec": {"providerID": spec.provider_id or f"kubesim:///{spec.zone}/{spec.name}"},
+            "spec": {},
         }
+        if spec.cloud_initialized:
+            node["spec"]["providerID"] = spec.provider_id or f"kubesim:///{spec.zone}/{spec.name}"
+        if spec.taints:
+            node["spec"]["taints"] = list(spec.taints)
         if spec.pod_cidr:
             node["spec"]["podCIDR"] = spec.pod_cidr
             node["spec"]["podCIDRs"] = [spec.pod_cidr]
