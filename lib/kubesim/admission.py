@@ -117,7 +117,18 @@ class ServiceIPs:
                     self._ports.discard(int(p["nodePort"]))
 
 
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+
+
 def admit_create(api: "Api", rt: "ResourceType", obj: dict[str, Any]) -> None:
+    # StorageObjectInUseProtection admission (plugin/pkg/admission/storage/storageobjectinuseprotection):
+    # every new PVC and PV carries its protection finalizer from the start.
+    if rt.key in ("persistentvolumeclaims", "persistentvolumes"):
+        fins = obj.setdefault("metadata", {}).setdefault("finalizers", [])
+        fin = PVC_PROTECTION if rt.key == "persistentvolumeclaims" else PV_PROTECTION
+        if fin not in fins:
+            fins.append(fin)
     if rt.key == "persistentvolumeclaims":
         spec = obj.setdefault("spec", {})
         if spec.get("storageClassName") is None and not (obj.get("metadata") or {}).get("annotations", {}).get(

@@ -95,12 +95,20 @@ def test_crud_namespaced(client, namespace, api_name, suffix):
     assert [i.metadata.name for i in listed.items if i.metadata.name == name] == [name]
     patched = getattr(api, f"patch_{suffix}")(name, namespace, {"metadata": {"labels": {"patched": "yes"}}})
     assert patched.metadata.labels["patched"] == "yes"
-    patched.metadata.annotations = {"replaced": "yes"}
-    replaced = getattr(api, f"replace_{suffix}")(name, namespace, patched)
+    # Controllers may write the object meanwhile (status, finalizers): replace the latest version,
+    # retrying on the 409 a real client would also get.
+    for _ in range(10):
+        current = getattr(api, f"read_{suffix}")(name, namespace)
+        current.metadata.annotations = {"replaced": "yes"}
+        try:
+            replaced = getattr(api, f"replace_{suffix}")(name, namespace, current)
+            break
+        except ApiException as exc:
+            assert exc.status == 409
     assert replaced.metadata.annotations["replaced"] == "yes"
-    # A replace with the old resourceVersion is a 409 Conflict.
+    # A replace with a resourceVersion that is no longer current is a 409 Conflict.
     with pytest.raises(ApiException) as err:
-        getattr(api, f"replace_{suffix}")(name, namespace, patched)
+        getattr(api, f"replace_{suffix}")(name, namespace, current)
     assert err.value.status == 409
     getattr(api, f"delete_{suffix}")(name, namespace)
     with pytest.raises(ApiException) as err:
