@@ -44,9 +44,29 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _describe(target: Target, cluster: str, region: str) -> dict[str, Any]:
+    """describe_cluster; in the sandbox, wait until the cloud has published its local endpoint.
+
+    The sandbox daemon writes each new cluster's real (loopback) endpoint into moto's
+    record a moment after creation; a kubeconfig must never point anywhere else.
+    """
+    from urllib.parse import urlparse
+
+    eks = target.client("eks", region)
+    deadline = time.monotonic() + 30
+    while True:
+        info = eks.describe_cluster(name=cluster)["cluster"]
+        if not target.is_sandbox or urlparse(info.get("endpoint") or "").hostname == "127.0.0.1":
+            return info
+        if time.monotonic() > deadline:
+            raise NotReady(f"the sandbox has not started cluster {cluster} (its endpoint is still "
+                           f"{info.get('endpoint')!r}); see $KUBEKIT_HOME/sandbox.log")
+        time.sleep(0.1)
+
+
 def entry(target: Target, cluster: str, region: str, context: str | None = None) -> tuple[dict[str, Any], str]:
     try:
-        info = target.client("eks", region).describe_cluster(name=cluster)["cluster"]
+        info = _describe(target, cluster, region)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             raise InvalidParameter("cluster", cluster, f"no EKS cluster of that name in {region} on "
