@@ -595,10 +595,11 @@ class Api:
             if rt.key == "pods" and opts.grace_period is not None:
                 cur = meta.get("deletionGracePeriodSeconds", 0)
                 if grace == 0 or grace < cur:
-                    if grace == 0:
+                    if grace == 0 and not finalizers:
                         if opts.dry_run:
                             return self._served(rt, obj), 200
                         return self._deleted_body(rt, self._remove(rt, entry, obj, raw=True)), 200
+                    # With finalizers left the object stays until they are gone, deadline now.
                     meta["deletionTimestamp"] = clock.rfc3339(now + timedelta(seconds=grace))
                     meta["deletionGracePeriodSeconds"] = grace
                     changed = True

@@ -164,6 +164,8 @@ class Cluster:
         self.ctx = ControllerContext(api=self.api, timings=self.timings, faults=self.faults,
                                      state_root=self.state_root, cluster_name=name, k8s_version=self.version,
                                      ca_pem=self.creds.ca_pem.decode(), workloads=dict(workloads or {}))
+        # Where the kubernetes Service's endpoints point (the endpoints controller reads it).
+        self.ctx.extra["apiserver_endpoint"] = lambda: (self.server.host, self.server.port)
         self.controllers: list[Controller] = []
         self.kubelets: dict[str, Any] = {}
         self._started = False

@@ -14,8 +14,8 @@ from importlib import import_module
 from typing import Any
 
 # Lazy: ``kubekit eks-token`` (run by kubectl for every command) must not import the whole package.
-_EXPORTS = {"apply": "apply", "destroy": "destroy", "check_account": "gate", "whoami": "gate",
-            "kubeconfig": "kubeconfig", "wait_nodes_ready": "kubeconfig", "Plan": "plan", "plan": "plan",
+_EXPORTS = {"apply": "applier", "destroy": "teardown", "check_account": "gate", "whoami": "gate",
+            "kubeconfig": "kubeconfigs", "wait_nodes_ready": "kubeconfigs", "Plan": "plans", "plan": "plans",
             "Target": "target", "resolve": "target"}
 
 

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from ..errors import AwsError, KitError, NotReady
 from .gate import check_account
 from .inventory import Inventory
-from .plan import RESOURCE_TAG, STACK_TAG, Plan, Step
+from .plans import RESOURCE_TAG, STACK_TAG, Plan, Step
 
 ASSUME = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ""},
                                                    "Action": "sts:AssumeRole"}]}

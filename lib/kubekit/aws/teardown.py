@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..errors import AwsError, NotReady
 from .gate import check_account
 from .inventory import Inventory
-from .plan import STACK_TAG
+from .plans import STACK_TAG
 from .target import Target, resolve
 
 RETRYABLE = ("DependencyViolation", "ResourceInUse", "ResourceInUseException", "DeleteConflict",
@@ -252,7 +252,7 @@ class Destroyer:
 def destroy(stack: str, *, region: str = "us-east-1", target: "str | Target | None" = None,
             confirm_account: str | None = None, progress: bool | str = "auto") -> dict[str, Any]:
     """Delete every resource of ``stack`` and prove none is left (raises NotReady otherwise)."""
-    from .plan import _check_name
+    from .plans import _check_name
     from .regions import check_region
 
     t = resolve(target)
