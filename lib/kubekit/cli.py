@@ -174,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb_up.add_argument("--zones", default="3", help="how many zones of us-east-1, or a comma-separated list")
     sb_up.add_argument("--nodes-per-zone", type=int, default=2)
     sb_up.add_argument("--empty", action="store_true", help="start AWS only; bootstrap no cluster")
-    sb_up.add_argument("--profile", default="fast", choices=("upstream", "fast", "instant"),
-                       help="kubesim timing profile (default fast: 10x faster than upstream)")
+    sb_up.add_argument("--profile", default=None, choices=("upstream", "fast", "instant"),
+                       help="kubesim timing profile of a new sandbox (default fast: 10x faster than upstream)")
     sb_up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to be ready")
     for action, help_text in (
         ("down", "stop it (state is kept)"),

@@ -15,7 +15,7 @@ from typing import Any
 
 # Lazy: ``kubekit eks-token`` (run by kubectl for every command) must not import the whole package.
 _EXPORTS = {"apply": "applier", "destroy": "teardown", "check_account": "gate", "whoami": "gate",
-            "kubeconfig": "kubeconfigs", "wait_nodes_ready": "kubeconfigs", "Plan": "plans", "plan": "plans",
+            "kubeconfig": "kubeconfigs", "wait_nodes_ready": "kubeconfigs", "kubeup_kubeconfig": "kubeconfigs", "Plan": "plans", "plan": "plans",
             "Target": "target", "resolve": "target"}
 
 
@@ -25,5 +25,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Plan", "Target", "apply", "check_account", "destroy", "kubeconfig", "plan", "resolve",
-           "wait_nodes_ready", "whoami"]
+__all__ = ["Plan", "Target", "apply", "check_account", "destroy", "kubeconfig", "kubeup_kubeconfig", "plan",
+           "resolve", "wait_nodes_ready", "whoami"]

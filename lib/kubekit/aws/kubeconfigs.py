@@ -162,3 +162,45 @@ def wait_nodes_ready(path: str, context: str, *, expect: int | None = None, zone
                 time.sleep(0.2)
         finally:
             api.close()
+
+
+def kubeup_kubeconfig(stack: str, *, region: str = "us-east-1", target: "str | Target | None" = None,
+                      path: str | None = None, context: str | None = None, timeout: float = 60) -> KubeconfigEntry:
+    """The context kube-up.sh wrote for its cluster (the master's address, a bearer token, its CA).
+
+    Only the sandbox runs Kubernetes on a kube-up master (its cloud turns the master
+    instance into an API server); on real AWS the kube-up layout is built for
+    comparison and its instances run no cluster software.
+    """
+    import json
+
+    from ..errors import KitError
+
+    t = resolve(target)
+    if not t.is_sandbox:
+        raise KitError("on real AWS the kube-up layout is created for comparison only: its instances run no "
+                       "Kubernetes, so there is no context to write")
+    record = kubekit_home(t.home) / "kube-up" / region / f"{stack}.json"
+    deadline = time.monotonic() + timeout
+    while not record.exists():
+        if time.monotonic() > deadline:
+            raise NotReady(f"the kube-up master of {stack} has no API server yet ({record} missing)")
+        time.sleep(0.1)
+    data = json.loads(record.read_text())
+    name = context or f"kube-up-{stack}"
+    doc = {"apiVersion": "v1", "kind": "Config", "preferences": {},
+           "clusters": [{"name": name, "cluster": {"server": data["server"], "certificate-authority-data": data["ca"]}}],
+           "users": [{"name": name, "user": {"token": data["token"]}}],
+           "contexts": [{"name": name, "context": {"cluster": name, "user": name}}], "current-context": name}
+    file = Path(path or kubekit_home(t.home) / "kubeconfig")
+    old: dict[str, Any] = {}
+    if file.exists():
+        old = yaml.safe_load(file.read_text()) or {}
+    merged = _merge(old, doc)
+    merged["current-context"] = old.get("current-context") or name
+    tmp = file.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(merged, f, sort_keys=False)
+    os.replace(tmp, file)
+    return KubeconfigEntry(str(file), name, stack, region, data["server"])

@@ -55,7 +55,7 @@ class Step:
         return dict(self.params).get(key, default)
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
     stack: str
     region: str
@@ -90,6 +90,9 @@ class Plan:
         return [{"resource": s.kind, "name": s.logical, "zone": s.zone or "-", "detail": s.detail,
                  "$/hour": round(s.hourly, 4), "$/month": round(s.hourly * pricing.table()["hours_per_month"], 2)}
                 for s in self.steps]
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.summary()}>"
 
     def summary(self) -> str:
         return (f"{self.flavor} stack {self.stack!r} in {self.region} ({', '.join(self.zones)}), "

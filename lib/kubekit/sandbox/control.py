@@ -188,9 +188,12 @@ def _healthy(info: SandboxInfo, timeout: float = 2.0) -> bool:
 
 
 def up(home: str | os.PathLike[str] | None = None, zones: "int | Sequence[str]" = 3, nodes_per_zone: int = 2,
-       *, empty: bool = False, profile: str = "fast", timeout: float = START_TIMEOUT_S,
+       *, empty: bool = False, profile: str | None = None, timeout: float = START_TIMEOUT_S,
        workloads: dict[str, str] | None = None) -> SandboxInfo:
     """Start the sandbox (or reuse the running one) and, unless ``empty``, bootstrap the ``sandbox`` cluster.
+
+    ``profile`` is kubesim's timing profile for a new sandbox (default ``fast``); None
+    also accepts a running sandbox whatever its profile.
 
     Idempotent: a running healthy sandbox is reused; the bootstrap creates only
     what is missing. Raises SandboxError with the end of the daemon's log when
@@ -201,7 +204,7 @@ def up(home: str | os.PathLike[str] | None = None, zones: "int | Sequence[str]" 
         running = _read_record(home_path)
         info = None
         if running is not None and _is_ours(running):
-            if running.profile != profile:
+            if profile is not None and running.profile != profile:
                 raise SandboxError(f"a sandbox with timing profile {running.profile!r} is already running "
                                    f"(pid {running.pid}); stop it first with `kubekit sandbox down`")
             if _wait_healthy(running, timeout=min(timeout, 5.0)):
@@ -210,7 +213,7 @@ def up(home: str | os.PathLike[str] | None = None, zones: "int | Sequence[str]" 
                 _stop(running)
         if info is None:
             _record_path(home_path).unlink(missing_ok=True)
-            info = _start(home_path, profile, timeout, workloads or default_workloads())
+            info = _start(home_path, profile or "fast", timeout, workloads or default_workloads())
     if not empty:
         bootstrap(home_path, zones, nodes_per_zone, timeout=timeout)
     return info
