@@ -25,7 +25,7 @@ from . import clock, conversion, crdschema, defaults, patch, validation
 from .jsonvalues import json_kind
 from .errors import (
     AlreadyExists,
-    ApiError,
+
     BadRequest,
     Conflict,
     FieldError,

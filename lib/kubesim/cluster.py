@@ -18,7 +18,6 @@ from typing import Any, Callable
 
 import yaml
 
-from . import clock
 from .api import Api, Request
 from .controllers.base import Controller, ControllerContext
 from .faults import Faults
@@ -70,25 +69,10 @@ KUBELET = [("kubesim.controllers.kubelet", "Kubelet"), ("kubesim.runtime.node", 
 
 
 def _load(specs: list[tuple[str, str]]) -> list[Any]:
-    """Import the listed classes; while a module is still being written it is skipped."""
+    """Import the listed classes (or functions) by module and name."""
     import importlib
 
-    out = []
-    for module, cls in specs:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            if specs is KUBELET:
-                return []
-            continue
-        if not hasattr(mod, cls):
-            if specs is KUBELET:
-                return []
-            continue
-        out.append(getattr(mod, cls))
-    return out
+    return [getattr(importlib.import_module(module), name) for module, name in specs]
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -164,11 +148,21 @@ class Cluster:
         self.ctx = ControllerContext(api=self.api, timings=self.timings, faults=self.faults,
                                      state_root=self.state_root, cluster_name=name, k8s_version=self.version,
                                      ca_pem=self.creds.ca_pem.decode(), workloads=dict(workloads or {}))
+        # Projected service-account tokens in pods are real tokens of this cluster.
+        self.ctx.extra["issue_token"] = self._pod_token
         # Where the kubernetes Service's endpoints point (the endpoints controller reads it).
         self.ctx.extra["apiserver_endpoint"] = lambda: (self.server.host, self.server.port)
         self.controllers: list[Controller] = []
         self.kubelets: dict[str, Any] = {}
         self._started = False
+
+    def _pod_token(self, pod: dict[str, Any], audience: str | None, seconds: int) -> str:
+        meta = pod.get("metadata") or {}
+        ns = meta.get("namespace", "default")
+        sa = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        uid = self._service_account_uid(ns, sa) or ""
+        return self.tokens.mint(ns, sa, uid, [audience] if audience else [], max(600, int(seconds or 3600)),
+                                {"kind": "Pod", "name": meta.get("name", ""), "uid": meta.get("uid", "")})[0]
 
     def _service_account_uid(self, namespace: str, name: str) -> str | None:
         entry = self.store.get("serviceaccounts", namespace, name)
@@ -278,7 +272,7 @@ class Cluster:
                             lambda cur: {**cur, "data": body["data"]}, manager="kubesim")
 
     def register_node(self, spec: NodeSpec) -> dict[str, Any]:
-        """Register a Node as a kubelet does on start (status Ready until issue 3's kubelet owns it)."""
+        """Register a Node as a kubelet does on start; its kubelet then posts status and renews its lease."""
         labels = {
             "beta.kubernetes.io/arch": "amd64",
             "beta.kubernetes.io/os": "linux",
@@ -296,8 +290,6 @@ class Cluster:
                 "topology.kubernetes.io/zone": spec.zone,
             })
         labels.update(spec.labels)
-        now = clock.rfc3339()
-        major, minor = self.version
         node = {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": spec.name, "labels": labels,
@@ -313,47 +305,18 @@ class Cluster:
             node["spec"]["podCIDR"] = spec.pod_cidr
             node["spec"]["podCIDRs"] = [spec.pod_cidr]
         self._create("nodes", None, node)
+        # What the machine knows about itself (its IP): the kubelet reads it from here.
+        self.ctx.extra.setdefault("node_specs", {})[spec.name] = spec
         self.kubelets.setdefault(spec.name, None)
-        if _load(KUBELET):
-            # The node agent posts its own status and lease from here on.
-            if self._started:
-                self._start_kubelet(spec.name)
-            return self.api.get(self.api.rt("nodes"), None, spec.name)
-        capacity = {"cpu": "2", "ephemeral-storage": "20959212Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
-                    "memory": "7910348Ki", "pods": "110"}
-        allocatable = {"cpu": "1930m", "ephemeral-storage": "18242267924", "hugepages-1Gi": "0",
-                       "hugepages-2Mi": "0", "memory": "7220172Ki", "pods": "110"}
-
-        def status(cur: dict[str, Any]) -> dict[str, Any]:
-            cur["status"] = {
-                "capacity": capacity, "allocatable": allocatable,
-                "conditions": [
-                    _cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                          "kubelet has sufficient memory available", now),
-                    _cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now),
-                    _cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available",
-                          now),
-                    _cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", now),
-                ],
-                "addresses": [{"type": "InternalIP", "address": spec.internal_ip or "10.0.0.10"},
-                              {"type": "Hostname", "address": spec.name}],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-                "nodeInfo": {"architecture": "amd64", "bootID": clock.new_uid(),
-                             "containerRuntimeVersion": "containerd://1.7.27", "kernelVersion": "6.1.0-kubesim",
-                             "kubeProxyVersion": "", "kubeletVersion": f"v{major}.{minor}.0",
-                             "machineID": clock.new_uid().replace("-", ""), "operatingSystem": "linux",
-                             "osImage": "Amazon Linux 2023.7.20250512",
-                             "systemUUID": clock.new_uid()},
-            }
-            return cur
-
-        return self.api.update_status(self.api.rt("nodes"), None, spec.name, status, manager="kubelet")
+        # The node agent posts its own status and lease from here on.
+        if self._started:
+            self._start_kubelet(spec.name)
+        return self.api.get(self.api.rt("nodes"), None, spec.name)
 
     def _start_kubelet(self, name: str) -> None:
-        classes = _load(KUBELET)
-        if not classes or self.kubelets.get(name) is not None:
+        if self.kubelets.get(name) is not None:
             return
-        kubelet_cls, runtime_cls = classes
+        kubelet_cls, runtime_cls = _load(KUBELET)
         runtime = runtime_cls(self.ctx, name)
         self.ctx.extra.setdefault("runtimes", {})[name] = runtime
         agent = kubelet_cls(self.ctx, name, runtime)
@@ -413,8 +376,3 @@ def merge_kubeconfig(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]
     out.setdefault("apiVersion", "v1")
     out.setdefault("kind", "Config")
     return out
-
-
-def _cond(t: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
-    return {"type": t, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now, "reason": reason,
-            "message": message}

@@ -177,9 +177,14 @@ class GarbageCollector(Controller):
             items.extend(self._owner_idents(e.namespace, obj))
             return items
         obj = e.obj()
+        with self._idx_lock:
+            before = self._by_ident.get(ident, ())
         owners = self._index(e.key, e.namespace, e.name, obj)
         meta = obj.get("metadata") or {}
-        if owners or meta.get("deletionTimestamp"):
+        if meta.get("deletionTimestamp"):
+            return [ident]
+        # Most writes (status, leases) change nothing the collector cares about.
+        if owners and (ev.type == "ADDED" or owners != before):
             return [ident]
         return []
 

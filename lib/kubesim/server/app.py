@@ -17,12 +17,10 @@ import socket
 import ssl
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from .. import scale as scale_sub
 from ..api import MAX_BODY, Api, DeleteOptions, Request
@@ -68,6 +66,8 @@ class ApiServer:
         self.port = port
         self.token_checks: list[TokenCheck] = []
         self.subresource_handlers: dict[str, SubresourceHandler] = {}
+        # Collections with their own semantics (create-only ``bindings``), keyed by storage key.
+        self.collection_handlers: dict[str, SubresourceHandler] = {}
         self.control_handler: Callable[[web.Request, "ApiServer"], Awaitable[web.StreamResponse]] | None = None
         self.healthy: Callable[[], bool] = lambda: True
         self.bookmark_interval = 10.0
@@ -235,6 +235,8 @@ class ApiServer:
         target = routing.parse(self.api.registry, path)
         if target is None:
             raise PathNotFound(path)
+        if target.is_collection and target.rt.key in self.collection_handlers:
+            return await self.collection_handlers[target.rt.key](request, target, self)
         if target.subresource and target.subresource not in ("status", "scale", "finalize"):
             handler = self.subresource_handlers.get(f"{target.rt.key}/{target.subresource}")
             if handler is None:

@@ -1,0 +1,149 @@
+"""Pod and Service helpers shared by the endpoints, endpointslice and disruption controllers.
+
+Each function restates one upstream helper (cited), as a pure function over
+plain dicts; nothing here does I/O.
+
+- ``is_pod_ready``: k8s.io/kubernetes pkg/api/v1/pod/util.go ``IsPodReady``
+  (the Ready condition is True).
+- ``is_pod_terminal``: same file, ``IsPodTerminal`` (phase Succeeded or Failed).
+- ``should_pod_be_in_endpoints``: staging k8s.io/endpointslice/util/controller_utils.go
+  ``ShouldPodBeInEndpoints``: not terminal, has an IP, and not terminating
+  unless terminating pods are included.
+- ``should_set_hostname``: same file, ``ShouldSetHostname``: the pod has
+  ``spec.hostname`` and its ``spec.subdomain`` names the Service (same namespace);
+  this is what gives StatefulSet pets DNS names like ``web-0.web.ns.svc.cluster.local``.
+- ``find_port``: pkg/api/v1/pod/util.go ``FindPort``: a named targetPort is looked up
+  in the containers' (and restartable init containers') ports with the same protocol;
+  a number is used as is.
+- ``service_selector``/``selects``: a Service selector is a plain equality map
+  (``labels.Set(selector).AsSelectorPreValidated()``); a Service without one gets
+  no endpoints from the controllers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Mapping
+
+Obj = dict[str, Any]
+
+# Well-known labels and annotations (k8s.io/api core/v1 well_known_labels.go, annotation_key_constants.go,
+# discovery/v1 well_known_labels.go).
+LABEL_HEADLESS = "service.kubernetes.io/headless"
+LABEL_SERVICE_NAME = "kubernetes.io/service-name"
+LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+LABEL_ZONE = "topology.kubernetes.io/zone"
+ANN_LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
+ANN_OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
+
+
+def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def pod_condition(pod: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if isinstance(c, dict) and c.get("type") == ctype:
+            return c
+    return None
+
+
+def is_pod_ready(pod: Mapping[str, Any]) -> bool:
+    c = pod_condition(pod, "Ready")
+    return c is not None and c.get("status") == "True"
+
+
+def is_pod_terminal(pod: Mapping[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def pod_ips(pod: Mapping[str, Any]) -> list[str]:
+    status = pod.get("status") or {}
+    ips = [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, dict) and p.get("ip")]
+    if not ips and status.get("podIP"):
+        ips = [status["podIP"]]
+    return ips
+
+
+def should_pod_be_in_endpoints(pod: Mapping[str, Any], include_terminating: bool) -> bool:
+    if is_pod_terminal(pod):
+        return False
+    if not pod_ips(pod):
+        return False
+    if not include_terminating and meta(pod).get("deletionTimestamp"):
+        return False
+    return True
+
+
+def should_set_hostname(pod: Mapping[str, Any], svc: Mapping[str, Any]) -> bool:
+    spec = pod.get("spec") or {}
+    return bool(spec.get("hostname")) and spec.get("subdomain") == meta(svc).get("name") and \
+        meta(svc).get("namespace") == meta(pod).get("namespace")
+
+
+def is_ipv6(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).version == 6
+    except ValueError:
+        return False
+
+
+def find_port(pod: Mapping[str, Any], svc_port: Mapping[str, Any]) -> int | None:
+    target = svc_port.get("targetPort")
+    if target is None or target == "" or target == 0:
+        target = svc_port.get("port")
+    if isinstance(target, bool):
+        return None
+    if isinstance(target, int):
+        return target
+    proto = svc_port.get("protocol") or "TCP"
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or [])
+    containers += [c for c in spec.get("initContainers") or [] if (c or {}).get("restartPolicy") == "Always"]
+    for c in containers:
+        for p in (c or {}).get("ports") or []:
+            if p.get("name") == target and (p.get("protocol") or "TCP") == proto:
+                return int(p.get("containerPort") or 0)
+    return None
+
+
+def service_selector(svc: Mapping[str, Any]) -> dict[str, str] | None:
+    """The selector, or None when the controllers must leave the Service alone."""
+    sel = (svc.get("spec") or {}).get("selector")
+    if not sel:  # nil (and {} once stored) means "endpoints managed out of band"
+        return None
+    return {str(k): str(v) for k, v in sel.items()}
+
+
+def selects(selector: Mapping[str, str], labels: Mapping[str, str] | None) -> bool:
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def is_headless(svc: Mapping[str, Any]) -> bool:
+    """``!helper.IsServiceIPSet``: clusterIP is empty or "None"."""
+    ip = (svc.get("spec") or {}).get("clusterIP")
+    return not ip or ip == "None"
+
+
+def service_ip_family(svc: Mapping[str, Any], pod: Mapping[str, Any] | None = None) -> str:
+    """The family endpoints use (endpoints_controller.go ``podToEndpointAddressForService``)."""
+    spec = svc.get("spec") or {}
+    fams = spec.get("ipFamilies") or []
+    if fams:
+        return fams[0]
+    ip = spec.get("clusterIP") or ""
+    if ip and ip != "None":
+        return "IPv6" if is_ipv6(ip) else "IPv4"
+    if pod is not None:
+        ips = pod_ips(pod)
+        if ips and is_ipv6(ips[0]):
+            return "IPv6"
+    return "IPv4"
+
+
+def pod_ip_for_family(pod: Mapping[str, Any], family: str) -> str | None:
+    for ip in pod_ips(pod):
+        if is_ipv6(ip) == (family == "IPv6"):
+            return ip
+    return None
