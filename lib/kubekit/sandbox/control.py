@@ -26,7 +26,6 @@ import os
 import re
 import shlex
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -38,7 +37,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from . import awsconfig
 
