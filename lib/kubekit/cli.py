@@ -2,8 +2,11 @@
 
     kubekit runbook run NOTEBOOK|DIR... [-p NAME VALUE]... [-y YAML] [--output-root runs] [--timeout S]
     kubekit runbook params NOTEBOOK
-    kubekit sandbox up [--zones N|a,b,c] [--nodes-per-zone N] [--empty] [--profile P] | down | status | env | reset
+    kubekit sandbox up [--zones N|a,b,c] [--nodes-per-zone N] [--clusters N] [--regions R,..] [--empty] [--profile P]
+    kubekit sandbox down | status | env | reset | members
+    kubekit sandbox isolate NAME [--mode timeout|reset] | restore NAME
     kubekit eks-token --cluster-name NAME [--region R] [--target sandbox|aws|aws:PROFILE]
+    kubekit federation run [--host-context C] [--kubeconfig K] [--resync S] [--once]
 
 Exit codes: 0 success; 1 a runbook failed (a cell raised or a check failed),
 or the sandbox could not be started/stopped, or ``sandbox status`` found it
@@ -110,9 +113,13 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "up":
+            regions = [r for r in (args.regions or "").split(",") if r]
             info = sandbox.up(zones=_zones_arg(args.zones), nodes_per_zone=args.nodes_per_zone, empty=args.empty,
-                              profile=args.profile, timeout=args.timeout)
+                              profile=args.profile, timeout=args.timeout, clusters=args.clusters, regions=regions)
             what = "empty (no cluster)" if args.empty else f"cluster 'sandbox' ready, context {info.context}"
+            names = [m["name"] for m in sandbox.members()] if not args.empty else []
+            if names:
+                what += f"; members {', '.join(names)} (contexts named like them)"
             print(f"sandbox up: AWS at {info.endpoint} (pid {info.pid}), {what}; kubeconfig {info.kubeconfig}")
             if sys.stdout.isatty():
                 print('point your shell at it with: eval "$(kubekit sandbox env)"')
@@ -128,6 +135,12 @@ def _sandbox(args: argparse.Namespace) -> int:
             return 0 if state["state"] == "running" else 1
         elif args.action == "env":
             sys.stdout.write(sandbox.env())
+        elif args.action == "members":
+            print(json.dumps(sandbox.members(), indent=2))
+        elif args.action in ("isolate", "restore"):
+            out = sandbox.set_reachable(args.name, args.action == "restore", mode=args.mode, region=args.region)
+            state = "reachable again" if out["reachable"] else f"unreachable ({args.mode})"
+            print(f"cluster {out['name']} ({out['region']}): API server {state}")
     except (sandbox.SandboxError, KitError) as exc:
         print(f"kubekit: {exc}", file=sys.stderr)
         return 1
@@ -145,6 +158,48 @@ def _eks_token(args: argparse.Namespace) -> int:
         print(f"kubekit eks-token: {exc}", file=sys.stderr)
         return 1
     json.dump(cred, sys.stdout)
+    return 0
+
+
+def _federation(args: argparse.Namespace) -> int:
+    """``kubekit federation run``: the controller in the foreground, its timeline on stdout."""
+    import signal
+    import time
+
+    from kubekit.errors import KitError
+    from kubekit.federation import Federation
+
+    def show(entry: object) -> None:
+        print(entry, flush=True)
+
+    try:
+        fed = Federation(args.host_context, kubeconfig=args.kubeconfig, namespace=args.namespace,
+                         resync_s=args.resync, on_event=show)
+    except (KitError, OSError, ValueError) as exc:
+        print(f"kubekit: {exc}", file=sys.stderr)
+        return 1
+    if args.once:
+        report = fed.sync()
+        fed.stop()
+        print(json.dumps({"leader": report.leader, "members": report.members, "workloads": report.workloads,
+                          "applied": report.applied, "deleted": report.deleted, "errors": report.errors}, indent=2))
+        return 0 if not report.errors else 1
+    stopping = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"kubekit federation: controlling host {args.host_context or '(current context)'}; Ctrl-C stops",
+          flush=True)
+    fed.start()
+    try:
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        fed.stop()
+        print("kubekit federation: stopped", flush=True)
     return 0
 
 
@@ -173,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     sb_up = sb_sub.add_parser("up", help="start it (or reuse the running one) and bootstrap the 'sandbox' cluster")
     sb_up.add_argument("--zones", default="3", help="how many zones of us-east-1, or a comma-separated list")
     sb_up.add_argument("--nodes-per-zone", type=int, default=2)
+    sb_up.add_argument("--clusters", type=int, default=0, metavar="N",
+                       help="also bootstrap N single-zone member clusters, one per zone of us-east-1 "
+                            "(member-us-east-1a, ...), 2 nodes each")
+    sb_up.add_argument("--regions", default="", metavar="R,..",
+                       help="also bootstrap one member cluster in the first zone of each region (member-eu-west-1a)")
     sb_up.add_argument("--empty", action="store_true", help="start AWS only; bootstrap no cluster")
     sb_up.add_argument("--profile", default=None, choices=("upstream", "fast", "instant"),
                        help="kubesim timing profile of a new sandbox (default fast: 10x faster than upstream)")
@@ -182,9 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
         ("reset", "stop it and delete its whole world"),
         ("status", "show it; exit 1 when not running"),
         ("env", "print shell exports: eval \"$(kubekit sandbox env)\""),
+        ("members", "list the member clusters (JSON: name, context, region, zone)"),
     ):
         sb_sub.add_parser(action, help=help_text)
+    for action, help_text in (("isolate", "make a cluster's API server unreachable, as a lost cluster's"),
+                              ("restore", "make an isolated cluster's API server answer again")):
+        p = sb_sub.add_parser(action, help=help_text)
+        p.add_argument("name", help="cluster name, e.g. member-us-east-1b")
+        p.add_argument("--region", default=None, help="only needed when two regions have a cluster of that name")
+        p.add_argument("--mode", default="timeout", choices=("timeout", "reset"),
+                       help="isolate: new connections time out (default) or are reset at once")
     sb.set_defaults(func=_sandbox)
+
+    fd = sub.add_parser("federation", help="the federation controller over member clusters")
+    fd_sub = fd.add_subparsers(dest="action", required=True)
+    fd_run = fd_sub.add_parser("run", help="run the controller until Ctrl-C (or one pass with --once)")
+    fd_run.add_argument("--host-context", default=None, help="kubeconfig context of the host cluster")
+    fd_run.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, the sandbox's)")
+    fd_run.add_argument("--namespace", default="kubekit-federation", help="namespace of member Secrets and the Lease")
+    fd_run.add_argument("--resync", type=float, default=1.0, help="seconds between passes")
+    fd_run.add_argument("--once", action="store_true", help="one pass, print a JSON report, exit")
+    fd_run.set_defaults(func=_federation)
 
     tok = sub.add_parser("eks-token", help="print an EKS token (ExecCredential), like `aws eks get-token`")
     tok.add_argument("--cluster-name", required=True)

@@ -4,9 +4,12 @@
 
     KitError
     ├── InvalidParameter      a parameter, region, zone, CIDR, name ... is not acceptable (nothing was done)
+    │   └── InvalidWorkload   a federation object the controller cannot act on (reason = its condition's reason)
     ├── SafetyGateRefused     real AWS without the right confirm_account (nothing was done)
     ├── AwsError              AWS answered with an error (wraps botocore's ClientError)
     ├── KubeError             the Kubernetes API answered with an error (wraps ApiException)
+    │   └── KubeNotFound      ... with 404: the object (or the API for a kind) does not exist
+    ├── MemberUnreachable     a federation member's API server did not answer in time
     ├── NotReady              something did not become ready in time (Timeout)
     └── CheckFailed           a runbook/drill verification failed
 
@@ -31,6 +34,14 @@ class InvalidParameter(KitError, ValueError):
         if fix:
             msg += f". {fix}"
         super().__init__(msg)
+
+
+class InvalidWorkload(InvalidParameter):
+    """A FederatedWorkload or MemberCluster spec that cannot be acted on; ``reason`` is a CamelCase condition reason."""
+
+    def __init__(self, reason: str, field: str, value: Any, why: str, fix: str = "") -> None:
+        self.reason = reason
+        super().__init__(field, value, why, fix)
 
 
 class SafetyGateRefused(KitError, PermissionError):
@@ -64,6 +75,16 @@ class KubeError(KitError):
         except (ValueError, TypeError, AttributeError):
             message = str(body)[:300]
         super().__init__(f"{action} failed: {self.status} {reason}: {message}".rstrip(": "))
+
+
+class KubeNotFound(KubeError):
+    """404 from the Kubernetes API."""
+
+
+class MemberUnreachable(KitError, ConnectionError):
+    def __init__(self, member: str, detail: str) -> None:
+        self.member = member
+        super().__init__(f"member cluster {member!r} did not answer: {detail}")
 
 
 class NotReady(KitError, TimeoutError):

@@ -390,7 +390,7 @@ class Api:
                 raise Conflict(rt.plural, rt.group, name,
                                f"Precondition failed: UID in precondition: {precondition_uid}, UID in object meta: "
                                f"{old['metadata'].get('uid')}")
-            new = mutate(self._served(rt, copy.deepcopy(old)))
+            new = mutate(self._served(rt, entry.obj()))  # a second private decoding: cheaper than deepcopy
             new = conversion.to_storage(rt.group, rt.kind, new)
             self._keep_server_meta(new, old)
             if subresource == "status":

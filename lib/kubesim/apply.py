@@ -202,8 +202,28 @@ def _pe_sort_key(pe: str) -> tuple[int, str]:
     return ({"f": 0, "k": 1, "v": 2, "i": 3}.get(pe[:1], 4), pe)
 
 
+_FIELDS_MEMO: dict[frozenset[Path], bytes] = {}
+_FIELDS_MEMO_MAX = 1024
+
+
 def paths_to_fields(paths: Iterable[Path]) -> dict[str, Any]:
-    """Set of paths -> ``fieldsV1`` trie (``.`` marks a member that also has children)."""
+    """Set of paths -> ``fieldsV1`` trie (``.`` marks a member that also has children).
+
+    Memoized (most writes repeat a field set: lease renewals, status updates, events); each call
+    still returns a fresh trie, decoded from the remembered JSON.
+    """
+    key = frozenset(paths)
+    hit = _FIELDS_MEMO.get(key)
+    if hit is not None:
+        return json.loads(hit)
+    out = _paths_to_fields(key)
+    if len(_FIELDS_MEMO) >= _FIELDS_MEMO_MAX:
+        _FIELDS_MEMO.clear()
+    _FIELDS_MEMO[key] = json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode()
+    return out
+
+
+def _paths_to_fields(paths: Iterable[Path]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     members: set[Path] = set()
     for p in paths:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import yaml
 
 from .api import Api, Request
-from .controllers.base import Controller, ControllerContext
+from .controllers.base import Controller, ControllerContext, WorkerPool
 from .faults import Faults
 from .server import control
 from .timings import for_profile
@@ -181,7 +181,11 @@ class Cluster:
         from .crds import sync_crd_types
 
         sync_crd_types(self.api)
-        self._bootstrap()
+        with self.store.deferred():  # one commit wait for the whole bootstrap, not one per object
+            self._bootstrap()
+        self.store.wait_durable(self.store.resource_version)
+        # The node agents share a few threads instead of one each (base.WorkerPool).
+        self.ctx.extra["kubelet_pool"] = WorkerPool("kubesim-kubelets", threads=4, store=self.store)
         self.server.start()
         self._start_controllers()
         self._started = True
@@ -207,6 +211,12 @@ class Cluster:
                 k.stop()
         for c in reversed(self.controllers):
             c.stop()
+        pool = self.ctx.extra.pop("kubelet_pool", None)
+        if pool is not None:
+            pool.close()
+        dispatch = self.ctx.extra.pop("kubelet_pod_dispatch", None)
+        if dispatch is not None:
+            dispatch.close()
         self.server.stop()
         self.store.close()
         self._started = False

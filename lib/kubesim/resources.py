@@ -198,10 +198,13 @@ class Registry:
 
     def by_key(self, key: str) -> ResourceType | None:
         """The preferred served type for a storage key (the first registered)."""
-        for rt in self._by_path.values():
-            if rt.key == key:
-                return rt
-        return None
+        cache = self.__dict__.get("_key_cache")
+        if cache is None or cache[0] != self.generation:  # rebuilt when types come and go (CRDs)
+            index: dict[str, ResourceType] = {}
+            for rt in list(self._by_path.values()):
+                index.setdefault(rt.key, rt)
+            cache = self.__dict__["_key_cache"] = (self.generation, index)
+        return cache[1].get(key)
 
     def groups(self) -> dict[str, list[str]]:
         """group -> served versions, in preferred order."""

@@ -18,11 +18,12 @@ _EMPTY: dict[str, Any] = {}
 class SchemaNode:
     """One position in a schema; ``None`` children mean "not declared"."""
 
-    __slots__ = ("_schema", "_defs")
+    __slots__ = ("_schema", "_defs", "_kids")
 
     def __init__(self, schema: dict[str, Any] | None, defs: dict[str, Any] | None = None) -> None:
         self._defs = defs or _EMPTY
         self._schema = self._resolve(schema or _EMPTY)
+        self._kids: dict[str, SchemaNode | None] | None = None  # field()/items() memo (schemas never change)
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         """Follow ``$ref`` and single-entry ``allOf`` wrappers, keeping sibling extensions."""
@@ -87,23 +88,33 @@ class SchemaNode:
         return bool(self._schema)
 
     def field(self, name: str) -> "SchemaNode | None":
+        kids = self._kids
+        if kids is None:
+            kids = self._kids = {}
+        elif name in kids:
+            return kids[name]
         props = self._schema.get("properties")
         if isinstance(props, dict) and name in props:
-            return SchemaNode(props[name], self._defs)
-        addl = self._schema.get("additionalProperties")
-        if isinstance(addl, dict):
-            return SchemaNode(addl, self._defs)
-        return None
+            node = kids[name] = SchemaNode(props[name], self._defs)
+            return node
+        # Every other key shares the additionalProperties node (one memo entry, whatever the keys).
+        if "\0addl" not in kids:
+            addl = self._schema.get("additionalProperties")
+            kids["\0addl"] = SchemaNode(addl, self._defs) if isinstance(addl, dict) else None
+        return kids["\0addl"]
 
     def field_names(self) -> list[str]:
         props = self._schema.get("properties")
         return list(props) if isinstance(props, dict) else []
 
     def items(self) -> "SchemaNode | None":
-        it = self._schema.get("items")
-        if isinstance(it, dict):
-            return SchemaNode(it, self._defs)
-        return None
+        kids = self._kids
+        if kids is None:
+            kids = self._kids = {}
+        if "\0items" not in kids:
+            it = self._schema.get("items")
+            kids["\0items"] = SchemaNode(it, self._defs) if isinstance(it, dict) else None
+        return kids["\0items"]
 
     @property
     def list_type(self) -> str | None:

@@ -726,7 +726,12 @@ class SchemaSet:
         return self._loaded.gvk.get((group, version, kind))
 
     def node(self, defname: str) -> SchemaNode:
-        return SchemaNode(self._loaded.defs.get(defname), self._loaded.defs)
+        """The definition's schema node, shared: nodes memoize their children (schemas never change)."""
+        roots = self.__dict__.setdefault("_roots", {})
+        node = roots.get(defname)
+        if node is None:
+            node = roots[defname] = SchemaNode(self._loaded.defs.get(defname), self._loaded.defs)
+        return node
 
     def node_for_kind(self, group: str, version: str, kind: str) -> SchemaNode | None:
         name = self.definition_for(group, version, kind)

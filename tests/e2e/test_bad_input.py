@@ -113,6 +113,17 @@ def test_oversize_body_is_413(raw, namespace):
     assert code == 413 and is_status(out, 413, "RequestEntityTooLarge")
 
 
+def test_large_body_in_many_pieces_is_read_whole(raw, namespace):
+    """A body that arrives in several reads (here: chunked, 4 KiB a piece) is read to its end, not cut short."""
+    value = "".join(string.ascii_letters[i % 52] for i in range(200_000))
+    body = cm("pieces", data={"k": value}).encode()
+    pieces = (body[i:i + 4096] for i in range(0, len(body), 4096))
+    code, out = raw("POST", f"/api/v1/namespaces/{namespace}/configmaps", pieces)
+    assert code == 201, out
+    code, out = raw("GET", f"/api/v1/namespaces/{namespace}/configmaps/pieces")
+    assert code == 200 and out["data"]["k"] == value
+
+
 def test_unknown_fields_strict_warn_ignore(raw, namespace, cluster):
     body = cm("strict", data={"a": "b"}, bogus=1)
     code, out = raw("POST", f"/api/v1/namespaces/{namespace}/configmaps?fieldValidation=Strict", body)

@@ -513,3 +513,97 @@ def test_network_probes_succeed_without_a_real_endpoint():
     p = {"metadata": {"uid": "u1"}}
     assert probes.run(rt, p, {"name": "a"}, {"httpGet": {"port": 80, "path": "/"}}, "10.244.0.5", 0.01) == (True, "")
     assert probes.run(rt, p, {"name": "a"}, {"tcpSocket": {"port": 80}}, "10.244.0.5", 0.01) == (True, "")
+
+
+# -- FailedMount timing (volume_manager.go WaitForAttachAndMount) -------------------------------
+def test_failed_mount_waits_for_the_attach_timeout_but_not_for_populator_errors():
+    """An attach still in progress leaves no event until podAttachAndMountTimeout (2m3s, scaled) has
+    passed ("timed out waiting for the condition"); an error the desired-state populator records (an
+    unbound claim) is reported once it outlasts one populator period (100 ms), so a claim bound a
+    moment after the pod was scheduled never shows a FailedMount (kubelet.go SyncPod)."""
+    from kubesim.api import Api
+    from kubesim.controllers.base import ControllerContext
+    from kubesim.controllers.kubelet import POD_ATTACH_AND_MOUNT_TIMEOUT, Kubelet, PodRecord
+    from kubesim.resources import Registry
+    from kubesim.runtime import VolumeError
+    from kubesim.schemas import SchemaSet
+    from kubesim.store import Store
+    from kubesim.timings import for_profile
+
+    from kubesim.api import Request
+
+    api = Api(Store(), Registry(), SchemaSet("1.33"))
+    api.create(api.rt("namespaces"), None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}},
+               Request(field_manager="t"))
+    t = for_profile("fast")
+    rt = FakeRuntime()
+    k = Kubelet(ControllerContext(api=api, timings=t), "n1", rt)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0", "namespace": "default", "uid": "u1"},
+           "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx"}]}}
+
+    def failed_mounts():
+        return [e.obj()["message"] for e in api.store.list("events")[0] if e.obj()["reason"] == "FailedMount"]
+
+    timeout_msg = ("Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data], "
+                   "failed to process volumes=[]: timed out waiting for the condition")
+    rt.volume_errors["u1"] = VolumeError("FailedMount", timeout_msg)
+    rec = PodRecord("u1", "default", "web-0", pod, PodView("u1"))
+    wait = t.s(POD_ATTACH_AND_MOUNT_TIMEOUT)  # 12.3 s at 1/10
+    assert not k._sandbox(rec, pod, T0)
+    assert not k._sandbox(rec, pod, T0 + wait - 0.5)
+    assert failed_mounts() == []
+    assert not k._sandbox(rec, pod, T0 + wait + 0.01)
+    assert failed_mounts() == [timeout_msg]
+    assert not k._sandbox(rec, pod, T0 + wait + 1.0)  # the next wait starts over
+    assert len(failed_mounts()) == 1
+    del rt.volume_errors["u1"]
+    k._sandbox(rec, pod, T0 + wait + 2.0)  # volumes ready (the rest of the sandbox is not this test's)
+    assert rec.mount_wait_since is None and rec.mount_recheck_at is None
+
+    unbound = ("Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[], failed to "
+               "process volumes=[data]: error processing PVC default/data-web-1: PVC default/data-web-1 has "
+               'non-bound phase ("Pending") or empty pvc.Spec.VolumeName ("pvc-1")')
+    pod2 = {**pod, "metadata": {**pod["metadata"], "name": "web-1", "uid": "u2"}}
+    rec2 = PodRecord("u2", "default", "web-1", pod2, PodView("u2"))
+    rt.volume_errors["u2"] = VolumeError("FailedMount", unbound)
+    assert not k._sandbox(rec2, pod2, T0)
+    assert rec2.mount_recheck_at == pytest.approx(T0 + 0.1)  # looked at again after one populator period
+    del rt.volume_errors["u2"]  # bound meanwhile: no event
+    k._sandbox(rec2, pod2, T0 + 0.05)
+    assert rec2.mount_wait_since is None
+    assert len(failed_mounts()) == 1
+    rt.volume_errors["u3"] = VolumeError("FailedMount", unbound)
+    pod3 = {**pod, "metadata": {**pod["metadata"], "name": "web-2", "uid": "u3"}}
+    rec3 = PodRecord("u3", "default", "web-2", pod3, PodView("u3"))
+    assert not k._sandbox(rec3, pod3, T0)
+    assert not k._sandbox(rec3, pod3, T0 + 0.11)
+    assert sorted(failed_mounts()) == sorted([timeout_msg, unbound])
+
+
+def test_a_rebooted_kubelet_records_new_events_not_count_bumps():
+    """A kubelet that comes back after a power loss is a new process: client-go's EventCorrelator cache
+    is empty, so "Starting kubelet." of the second boot is a second Event, not count 2 of the first."""
+    from kubesim.api import Api, Request
+    from kubesim.controllers.base import ControllerContext
+    from kubesim.controllers.kubelet import Kubelet
+    from kubesim.resources import Registry
+    from kubesim.schemas import SchemaSet
+    from kubesim.store import Store
+    from kubesim.timings import for_profile
+
+    api = Api(Store(), Registry(), SchemaSet("1.33"))
+    api.create(api.rt("namespaces"), None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}},
+               Request(field_manager="t"))
+    ctx = ControllerContext(api=api, timings=for_profile("instant"))
+    k = Kubelet(ctx, "n1", FakeRuntime())
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "node-uid"}}
+    k._power()
+    k.recorder.event(node, "Normal", "Starting", "Starting kubelet.")
+    k.recorder.event(node, "Normal", "Starting", "Starting kubelet.")  # same process: aggregated
+    ctx.faults.set_kubelet("n1", False)
+    k._power()
+    ctx.faults.set_kubelet("n1", True)
+    k._power()
+    k.recorder.event(node, "Normal", "Starting", "Starting kubelet.")
+    counts = sorted(e.obj()["count"] for e in api.store.list("events")[0] if e.obj()["reason"] == "Starting")
+    assert counts == [1, 2]

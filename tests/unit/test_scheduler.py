@@ -549,8 +549,13 @@ def test_loop_fails_then_wakes_on_a_node_update(api):
         assert cond["message"] == ("0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are "
                                    "available: 1 No preemption victims found for incoming pod.")
         events = [e.obj() for e in api.store.list("events")[0]]
-        assert [(e["type"], e["reason"], e["source"]["component"]) for e in events] == [
-            ("Warning", "FailedScheduling", "default-scheduler")]
+        assert [(e["type"], e["reason"], e["reportingComponent"], e["action"]) for e in events] == [
+            ("Warning", "FailedScheduling", "default-scheduler", "Scheduling")]
+        # events.k8s.io/v1 library shape (kube-scheduler): no core/v1 source, count or first/lastTimestamp
+        ev = events[0]
+        assert ev["source"] == {} and "count" not in ev and ev["eventTime"].endswith("Z")
+        assert ev.get("firstTimestamp") is None and ev.get("lastTimestamp") is None
+        assert ev["reportingInstance"] == "default-scheduler-kubesim-control-plane"
         # More allocatable (a node update) wakes the pod long before the unschedulable flush (3 s here).
         import time
 
@@ -563,3 +568,40 @@ def test_loop_fails_then_wakes_on_a_node_update(api):
         assert reasons == ["FailedScheduling", "Scheduled"]
     finally:
         s.stop()
+
+
+def test_scheduler_events_use_the_events_api_shape_and_series(api):
+    """kube-scheduler records through client-go tools/events (events.k8s.io/v1), read here as core/v1.
+
+    Real clusters show its events with ``source: {}``, ``eventTime``, null first/lastTimestamp and
+    ``reportingInstance: default-scheduler-<host>``; an isomorphic repeat (same type, action, reason,
+    reporter and regarding object incl. resourceVersion; the note is not in the key) becomes a
+    ``series`` on the first Event (event_broadcaster.go ``recordToSink``, ``getKey``).
+    """
+    from kubesim.events import EventRecorder
+
+    rec = EventRecorder(api, "default-scheduler", "cp-1", events_api=True)
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "web-0", "namespace": "default", "uid": "u1", "resourceVersion": "7"}}
+    rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: first.", action="Scheduling")
+    rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: second.", action="Scheduling")
+    rec.event(pod, "Warning", "FailedScheduling", "0/3 nodes are available: second.", action="Scheduling")
+    events = [e.obj() for e in api.store.list("events")[0]]
+    assert len(events) == 1
+    ev = events[0]
+    assert ev["message"] == "0/3 nodes are available: first."  # the series keeps the first note
+    assert ev["series"]["count"] == 3 and ev["series"]["lastObservedTime"].endswith("Z")
+    assert (ev["source"], ev["reportingComponent"], ev["reportingInstance"], ev["action"]) == (
+        {}, "default-scheduler", "default-scheduler-cp-1", "Scheduling")
+    assert "count" not in ev and ev.get("firstTimestamp") is None and ev["metadata"]["name"].startswith("web-0.")
+    # the pod changed (new resourceVersion): not isomorphic, a new Event
+    rec.event({**pod, "metadata": {**pod["metadata"], "resourceVersion": "8"}}, "Warning", "FailedScheduling",
+              "0/3 nodes are available: third.", action="Scheduling")
+    assert sorted(e.obj()["message"] for e in api.store.list("events")[0]) == [
+        "0/3 nodes are available: first.", "0/3 nodes are available: third."]
+    # the same object as events.k8s.io/v1 serves it
+    from kubesim.conversion import event_from_core
+
+    got = event_from_core(ev)
+    assert (got["reportingController"], got["note"], got["regarding"]["name"]) == (
+        "default-scheduler", "0/3 nodes are available: first.", "web-0")

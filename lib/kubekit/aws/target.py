@@ -8,6 +8,7 @@ credentials files under ``$KUBEKIT_HOME/aws`` and never the user's ``~/.aws``.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,24 @@ from botocore.config import Config
 from ..errors import InvalidParameter, KitError
 
 SANDBOX_PROFILE = "kubekit-sandbox"
+
+_loader_lock = threading.Lock()
+_loader: Any = None
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader per process: service models and endpoints.json are parsed once.
+
+    Every new botocore session otherwise re-reads them (about 0.5 s of JSON per client),
+    which dominated a bootstrap, and threads bootstrapping clusters side by side paid it each.
+    """
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            from botocore.loaders import create_loader
+
+            _loader = create_loader()
+        return _loader
 
 
 def kubekit_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -42,13 +61,16 @@ class Target:
 
     def session(self, region: str | None = None) -> boto3.Session:
         if not self.is_sandbox:
-            return boto3.Session(profile_name=self.profile, region_name=region)
+            real = botocore.session.Session(profile=self.profile)
+            real.register_component("data_loader", _shared_loader())
+            return boto3.Session(botocore_session=real, region_name=region)
         home = kubekit_home(self.home)
         config, creds = home / "aws" / "config", home / "aws" / "credentials"
         if not config.exists():
             raise KitError(f"the sandbox is not running (no {config}): start it with `kubekit sandbox up` "
                            "or `make run`, or pass target='aws' for a real account")
         core = botocore.session.Session()
+        core.register_component("data_loader", _shared_loader())
         core.set_config_variable("config_file", str(config))
         core.set_config_variable("credentials_file", str(creds))
         core.set_config_variable("profile", SANDBOX_PROFILE)

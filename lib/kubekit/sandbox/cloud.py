@@ -16,7 +16,16 @@ compares moto's state with the running kubesim clusters and closes the gap:
   ``aws:///<zone>/<instance-id>``, zone and instance-type labels from EC2;
 - instance state is the machine's power: stopped -> kubelet stopped, started ->
   back, terminated -> the kubelet is gone for good (the cloud node controller
-  then deletes the Node).
+  then deletes the Node);
+- each node's pod network is a /24 from the upper half of its instance's subnet
+  (pods get VPC addresses, as with the AWS VPC CNI), so pod IPs are unique across
+  clusters whose VPCs do not overlap;
+- every cluster resolves the Multi-Cluster Services names of all the others in exec
+  (``*.svc.clusterset.local``, see ``kubekit.sandbox.mcs``);
+- a cluster's API server can be made unreachable and reachable again
+  (:meth:`Cloud.set_reachable`, the daemon's control channel), as a lost member is;
+- each API server keeps its port across restarts (``clusters/<region>/<name>/server.json``),
+  so kubeconfigs and federation member secrets stay valid after ``down`` + ``up``.
 
 This module is where kubekit meets kubesim (DESIGN.md: only ``kubekit.sandbox``
 may import it) and moto's in-process backends.
@@ -38,8 +47,10 @@ from botocore.config import Config
 
 from kubesim.cluster import Cluster, NodeSpec
 from kubesim.controllers.cloudnode import UNINITIALIZED, InstanceMetadata
+from kubesim.runtime.dns import ensure_cluster_dns
 
 from .ekstoken import EksTokenVerifier
+from .mcs import ClusterSetDNS
 
 log = logging.getLogger("kubekit.sandbox.cloud")
 
@@ -65,6 +76,32 @@ def _moto_backends(service: str) -> list[tuple[str, str, Any]]:
 
 def _tags(resource: Any) -> dict[str, str]:
     return {t["key"]: t["value"] for t in resource.get_tags()}
+
+
+def _saved_port(state: Path) -> int:
+    """The port a cluster's API server had before, if it is free: its endpoint survives a restart."""
+    import json
+    import socket
+
+    try:
+        port = int(json.loads((state / "server.json").read_text()).get("port", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def _save_port(state: Path, port: int) -> None:
+    import json
+
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = state / "server.json.tmp"
+    tmp.write_text(json.dumps({"port": port}))
+    tmp.replace(state / "server.json")
 
 
 def _version(text: str | None) -> str:
@@ -221,12 +258,11 @@ class Cloud:
             return None
         version = _version(getattr(record, "version", None) if kind == "eks" else "1.33")
         state = self.home / "clusters" / region / name
-        cluster = Cluster(name, state_dir=str(state), zones=[], nodes_per_zone=0, k8s_version=version,
-                          profile=self.profile, workloads=self.workloads)
-        cluster.ctx.extra["cloud"] = Ec2Provider(region)
-        verifier = EksTokenVerifier(self.endpoint, name)
-        cluster.server.token_checks.append(verifier)
-        cluster.start()
+        try:
+            cluster = self._start_cluster(region, name, state, version, _saved_port(state))
+        except OSError:  # the saved port was taken meanwhile: any port (`up` rewrites the kubeconfigs)
+            cluster = self._start_cluster(region, name, state, version, 0)
+        _save_port(state, cluster.server.port)
         sim = SimCluster(key, kind, cluster)
         for node in cluster.store.list("nodes")[0]:
             pid = (node.obj().get("spec") or {}).get("providerID", "")
@@ -237,6 +273,53 @@ class Cloud:
         if kind == "kube-up":
             self._write_kubeup_record(sim)
         return sim
+
+    def _start_cluster(self, region: str, name: str, state: Path, version: str, port: int) -> Cluster:
+        cluster = Cluster(name, state_dir=str(state), zones=[], nodes_per_zone=0, k8s_version=version,
+                          profile=self.profile, workloads=self.workloads, port=port)
+        cluster.ctx.extra["cloud"] = Ec2Provider(region)
+        ensure_cluster_dns(cluster.ctx.extra, cluster.api).append(ClusterSetDNS(self._all_clusters))
+        cluster.server.token_checks.append(EksTokenVerifier(self.endpoint, name))
+        self._power_state_before_start(region, cluster)
+        try:
+            cluster.start()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def _power_state_before_start(self, region: str, cluster: Cluster) -> None:
+        """Nodes of a restarted cluster whose instances are off stay off: no kubelet boots there, even briefly."""
+        states = {inst.id: inst.state for inst in self._instances(region)}
+        for node in cluster.store.list("nodes")[0]:
+            pid = (node.obj().get("spec") or {}).get("providerID", "")
+            if states.get(pid.rsplit("/", 1)[-1], "running") not in ("pending", "running"):
+                cluster.faults.set_kubelet(node.name, False)
+
+    def _all_clusters(self) -> list[tuple[str, Cluster]]:
+        """(name, cluster) of every running cluster: what the clusterset DNS looks through."""
+        items = list(self.sims.items())  # one step under the GIL: safe from other threads
+        return [(k[1], sim.cluster) for k, sim in sorted(items, key=lambda kv: kv[0])]
+
+    def find(self, name: str, region: str | None = None) -> SimCluster:
+        """The running cluster of that name (in ``region`` if given); KeyError if none or ambiguous."""
+        with self._lock:
+            found = [sim for k, sim in self.sims.items() if k[1] == name and region in (None, k[0])]
+        if len(found) != 1:
+            where = f" in {region}" if region else ""
+            raise KeyError(f"no sandbox cluster named {name!r}{where}" if not found else
+                           f"several clusters named {name!r}: give the region")
+        return found[0]
+
+    def set_reachable(self, name: str, reachable: bool, *, mode: str = "timeout",
+                      region: str | None = None) -> dict[str, Any]:
+        """Make a cluster's API server unreachable (a lost cluster) or reachable again."""
+        sim = self.find(name, region)
+        sim.cluster.server.set_available(reachable, mode)
+        log.info("cluster %s/%s %s", sim.key[0], sim.key[1], "reachable" if reachable else f"unreachable ({mode})")
+        with self._lock:
+            self._write_status()
+        return {"region": sim.key[0], "name": sim.key[1], "reachable": sim.cluster.server.available}
 
     def _remove(self, key: tuple[str, str]) -> None:
         sim = self.sims.pop(key)
@@ -351,15 +434,33 @@ class Cloud:
             labels.update(self._nodegroup_labels(sim, tags[NODEGROUP_TAG]))
         if sim.kind == "kube-up":
             labels = {"kubernetes.io/role": "node"}
-        index = len(sim.nodes)
         taints = [{"key": UNINITIALIZED, "value": "true", "effect": "NoSchedule"}]
         taints += self._nodegroup_taints(sim, tags.get(NODEGROUP_TAG))
         spec = NodeSpec(name=node_name, zone=zone, region=sim.key[0], instance_type=inst.instance_type,
                         labels=labels, provider_id="", internal_ip=inst.private_ip or "",
-                        pod_cidr=f"10.244.{index % 256}.0/24", taints=taints, cloud_initialized=False)
+                        pod_cidr=self._pod_cidr(sim, inst), taints=taints, cloud_initialized=False)
         sim.cluster.register_node(spec)
         sim.nodes[inst.id] = node_name
         return node_name
+
+    def _pod_cidr(self, sim: SimCluster, inst: Any) -> str:
+        """A free /24 in the upper half of the instance's subnet (pods on VPC addresses, as the VPC CNI)."""
+        import ipaddress
+
+        used = set()
+        for node in sim.cluster.store.list("nodes")[0]:
+            used.update((node.obj().get("spec") or {}).get("podCIDRs") or [])
+        try:
+            subnet = ipaddress.ip_network(inst.ec2_backend.get_subnet(inst.subnet_id).cidr_block)
+        except Exception:
+            subnet = None
+        if subnet is not None and subnet.prefixlen <= 23:
+            upper = list(subnet.subnets(prefixlen_diff=1))[1]
+            for net in upper.subnets(new_prefix=24):
+                if str(net) not in used:
+                    return str(net)
+        index = len(sim.nodes)
+        return f"10.244.{index % 256}.0/24"
 
     def _nodegroup(self, sim: SimCluster, ng_name: str | None) -> Any:
         for _, region, eks in _moto_backends("eks"):
@@ -425,7 +526,8 @@ class Cloud:
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [{"region": k[0], "name": k[1], "kind": s.kind, "url": s.cluster.url,
-                     "nodes": len(s.nodes) - len(s.gone & set(s.nodes))} for k, s in sorted(self.sims.items())]
+                     "nodes": len(s.nodes) - len(s.gone & set(s.nodes)),
+                     "reachable": s.cluster.server.available} for k, s in sorted(self.sims.items())]
 
 
 def wait_until(pred: Any, timeout: float, interval: float = 0.05) -> bool:

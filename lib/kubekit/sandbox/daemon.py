@@ -1,8 +1,20 @@
 """The sandbox daemon: moto's server plus the cloud that turns its records into kubesim clusters.
 
 Run as ``python -m kubekit.sandbox.daemon --home DIR`` (``kubekit sandbox up``
-does it, detached). Prints ``ready <aws endpoint>`` once AWS answers and every
-cluster is back, then serves until SIGTERM.
+does it, detached). Prints ``ready <aws endpoint> control=<port>`` once AWS answers
+and every cluster is back, then serves until SIGTERM.
+
+Control channel: a small HTTP server on 127.0.0.1 (its port in that line, and so in
+``sandbox.json``) for what AWS has no API for, such as making a member cluster's API
+server unreachable. Every request must carry ``Authorization: Bearer <token>``; the
+token is new at every start and stored in ``$KUBEKIT_HOME/control.token`` (mode 0600),
+so only the user who owns the home can use it. Routes (JSON)::
+
+    GET  /v1/clusters                       the clusters the cloud runs, with "reachable"
+    POST /v1/reachability                   {"cluster": NAME, "region": R?, "reachable": BOOL,
+                                             "mode": "timeout" | "reset"}
+
+Reachability is not persisted: a restarted daemon serves every cluster again.
 
 Persistence: moto keeps state in memory only, so the daemon records every AWS
 request with moto's own recorder (``moto-api`` recorder) under a fixed random
@@ -14,10 +26,12 @@ objects and volume data themselves under ``clusters/``.
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import logging
 import os
 import random
+import secrets
 import signal
 import socket
 import sys
@@ -25,14 +39,20 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 # moto reads these when it loads; they make it behave more like AWS (sandbox realism):
 # managed IAM policies exist, bad AMIs and instance types are rejected (feasibility.md §2).
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 os.environ.setdefault("MOTO_ENABLE_AMI_VALIDATION", "true")
 os.environ.setdefault("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true")
+# Everything the daemon calls is on 127.0.0.1 (moto's replay, boto3 clients): never through a proxy.
+for _var in ("NO_PROXY", "no_proxy"):
+    os.environ[_var] = ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get(_var, "")]))
 
 log = logging.getLogger("kubekit.sandbox.daemon")
+# Requests to the sandbox go to 127.0.0.1 directly, never through a proxy from the environment.
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _free(port: int) -> bool:
@@ -114,16 +134,38 @@ def restore(home: Path, endpoint: str) -> int:
     recording = home / "aws" / "recording.jsonl"
     recording.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     recorder._location = str(recording)  # noqa: SLF001 - moto reads it from an env var at import
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST"),
-                           timeout=10).read()
+    _LOOPBACK.open(urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST"), timeout=10).read()
     replayed = 0
     if recording.exists() and recording.stat().st_size:
         replayed = sum(1 for _ in recording.open())
         recorder.replay_recording(target_host=endpoint)
+    _skip_token_checks(recorder)
     recorder.start_recording()
     port = int(endpoint.rsplit(":", 1)[1])
     _save_state(home, {"seed": seed, "port": port})
     return replayed
+
+
+def _skip_token_checks(recorder: Any) -> None:
+    """Do not record the STS GetCallerIdentity calls of EKS token checks (presigned GET URLs).
+
+    Every kubectl command mints a new token that kubesim checks once against this STS, so
+    recording them would grow the recording (and every later start's replay) without end.
+    They change nothing and draw no random numbers, and the STS backend exists from the
+    warm-up on, so leaving them out cannot shift the ids a replay rebuilds. Other reads are
+    recorded: a region's first call, even a read, creates its backend (with random ids).
+    """
+    if getattr(recorder, "_kubekit_wrapped", False):
+        return
+    original = recorder._record_request
+
+    def record(request: Any, body: bytes | None = None) -> None:
+        if request.method == "GET" and "Action=GetCallerIdentity" in (getattr(request, "raw_url", "") or ""):
+            return
+        original(request, body)
+
+    recorder._record_request = record
+    recorder._kubekit_wrapped = True
 
 
 def warm_up(endpoint: str) -> None:
@@ -147,6 +189,98 @@ def warm_up(endpoint: str) -> None:
     boto3.client("iam", **kw).list_roles(MaxItems=1)
     boto3.client("sts", **kw).get_caller_identity()
     boto3.client("ssm", **kw).get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
+
+
+TOKEN_FILE = "control.token"
+
+
+class ControlServer:
+    """The daemon's authenticated control channel on 127.0.0.1 (see the module docstring)."""
+
+    def __init__(self, home: Path, cloud: Any) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.cloud = cloud
+        self.token = secrets.token_urlsafe(32)
+        path = home / TOKEN_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.token + "\n")
+        os.replace(tmp, path)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "kubekit-sandbox"
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                log.debug("control: " + fmt, *args)
+
+            def _reply(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                given = self.headers.get("Authorization", "")
+                ok = given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(),
+                                                                         outer.token.encode())
+                if not ok:
+                    self._reply(401, {"error": "unauthorised: send the token in $KUBEKIT_HOME/control.token"})
+                return ok
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if not self._authorised():
+                    return
+                if self.path.rstrip("/") == "/v1/clusters":
+                    self._reply(200, outer.cloud.describe())
+                else:
+                    self._reply(404, {"error": f"no route {self.path}"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                if not self._authorised():
+                    return
+                if self.path.rstrip("/") != "/v1/reachability":
+                    self._reply(404, {"error": f"no route {self.path}"})
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = json.loads(self.rfile.read(min(length, 65536)) or b"{}")
+                    name, reachable = body.get("cluster"), body.get("reachable")
+                    if not isinstance(name, str) or not isinstance(reachable, bool):
+                        raise ValueError("send {\"cluster\": NAME, \"reachable\": true|false}")
+                except (ValueError, TypeError, AttributeError) as exc:
+                    self._reply(400, {"error": str(exc)})
+                    return
+                try:
+                    out = outer.cloud.set_reachable(name, reachable, mode=body.get("mode") or "timeout",
+                                                    region=body.get("region"))
+                except KeyError as exc:
+                    self._reply(404, {"error": exc.args[0] if exc.args else str(exc)})
+                except ValueError as exc:
+                    self._reply(400, {"error": str(exc)})
+                else:
+                    self._reply(200, out)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,13 +313,17 @@ def main(argv: list[str] | None = None) -> int:
     awsconfig.write(home, endpoint)
     cloud = Cloud(home, endpoint, profile=args.profile, workloads=workloads)
     cloud.start()
+    control = ControlServer(home, cloud)
+    control.start()
     (home / "sandbox.status.json").write_text(json.dumps({"endpoint": endpoint, "replayed": replayed,
+                                                          "control_port": control.port,
                                                           "started_in_s": round(time.monotonic() - t0, 3)}))
-    print(f"ready {endpoint}", flush=True)
+    print(f"ready {endpoint} control={control.port}", flush=True)
     log.info("sandbox ready in %.2fs (%d AWS requests replayed)", time.monotonic() - t0, replayed)
     try:
         stop.wait()
     finally:
+        control.stop()
         cloud.stop()
         server.stop()  # type: ignore[attr-defined]
     return 0

@@ -382,16 +382,19 @@ class AttachDetachController(Controller):
     def items_for(self, ev: StoreEvent) -> Iterable[Hashable]:
         e = ev.entry
         if e.key == "pods":
-            return ["world"] if self._index_pod(e.namespace, e.name, None if ev.type == "DELETED" else e.obj()) else []
+            # Only pods with claim volumes are indexed: the others are not even decoded.
+            pod = None if ev.type == "DELETED" or b'"persistentVolumeClaim"' not in e.raw else e.obj()
+            return ["world"] if self._index_pod(e.namespace, e.name, pod) else []
         if e.key == "nodes" and ev.type == "MODIFIED" and ev.prev is not None:
-            return ["world"] if _node_view(e.obj()) != _node_view(ev.prev.obj()) else []
+            return ["world"] if _node_view(e.view()) != _node_view(ev.prev.view()) else []
         return ["world"]
 
     def all_items(self) -> Iterable[Hashable]:
         return ["world"]
 
     def _objs(self, key: str) -> list[Obj]:
-        return [e.obj() for e in self.api.store.list(key)[0]]
+        """Shared read-only views (see ``Entry.view``): nothing here edits them, writes go through mutate."""
+        return [e.view() for e in self.api.store.list(key)[0]]
 
     def reconcile(self, item: Hashable) -> float | None:
         now = time.monotonic()

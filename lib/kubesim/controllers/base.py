@@ -44,8 +44,8 @@ class ControllerContext:
     workloads: dict[str, str] = field(default_factory=dict)  # known kit workloads: name -> script path
     extra: dict[str, Any] = field(default_factory=dict)  # shared registries (runtimes per node, resolvers ...)
 
-    def recorder(self, component: str, host: str | None = None) -> EventRecorder:
-        return EventRecorder(self.api, component, host)
+    def recorder(self, component: str, host: str | None = None, **kw: Any) -> EventRecorder:
+        return EventRecorder(self.api, component, host, **kw)
 
 
 class Controller:
@@ -67,6 +67,7 @@ class Controller:
         self._thread: threading.Thread | None = None
         self._subs: list[Subscription] = []
         self._next_resync = 0.0
+        self._pool: WorkerPool | None = None  # set: served by a shared pool instead of its own thread
 
     # -- wiring --------------------------------------------------------------------------
     def start(self) -> None:
@@ -84,6 +85,8 @@ class Controller:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(5)
+        if self._pool is not None:
+            self._pool.detach(self)
 
     def _on_event(self, ev: Event) -> None:
         try:
@@ -98,10 +101,13 @@ class Controller:
         due = time.monotonic() + delay
         with self._cond:
             cur = self._pending.get(item)
-            if cur is None or due < cur:
+            sooner = cur is None or due < cur
+            if sooner:
                 self._pending[item] = due
                 heapq.heappush(self._heap, (due, next(self._seq), item))
             self._cond.notify()
+        if sooner and self._pool is not None:
+            self._pool.poke(self, due)
 
     def enqueue_all(self) -> None:
         for item in self.all_items():
@@ -126,18 +132,72 @@ class Controller:
 
     # -- loop ----------------------------------------------------------------------------
     def _run(self) -> None:
+        # Controller writes do not wait for their SQLite commit (kubesim.store: group commit); a
+        # SIGKILL takes the controller down with them, and clients only ever see committed state.
+        store = getattr(self.api, "store", None)
+        if store is not None and hasattr(store, "deferred"):
+            store.deferred()
         self._next_resync = time.monotonic() + self.resync_seconds
         while not self._stop.is_set():
             item = self._next_item()
             if item is None:
                 continue
-            try:
-                again = self.reconcile(item)
-            except Exception as exc:
-                log.debug("%s: reconcile %s failed: %s", self.name, item, exc)
-                again = 1.0
-            if again is not None:
-                self.enqueue(item, again)
+            self._process(item)
+
+    def _process(self, item: Hashable) -> None:
+        try:
+            again = self.reconcile(item)
+        except Exception as exc:
+            log.debug("%s: reconcile %s failed: %s", self.name, item, exc)
+            again = 1.0
+        if again is not None:
+            self.enqueue(item, again)
+
+    # -- pooled operation (WorkerPool) ---------------------------------------------------------
+    def run_in(self, pool: "WorkerPool") -> None:
+        """Serve this controller's queue from ``pool`` (call instead of starting its own thread)."""
+        self._next_resync = time.monotonic() + self.resync_seconds
+        self._pool = pool
+        pool.attach(self)
+
+    def _next_due(self) -> float | None:
+        """When the next item (or the resync) is due; None once stopped."""
+        if self._stop.is_set():
+            return None
+        with self._cond:
+            while self._heap:
+                due, _, item = self._heap[0]
+                if self._pending.get(item) != due:  # superseded entry
+                    heapq.heappop(self._heap)
+                    continue
+                return min(due, self._next_resync)
+            return self._next_resync
+
+    def _take_due(self) -> Hashable | None:
+        """One due item without blocking (the resync re-queues everything first, as in _next_item)."""
+        if self._stop.is_set():
+            return None
+        now = time.monotonic()
+        if now >= self._next_resync:
+            self._next_resync = now + self.resync_seconds
+            items = list(self.all_items())
+            with self._cond:
+                for it in items:
+                    if it not in self._pending:
+                        self._pending[it] = now
+                        heapq.heappush(self._heap, (now, next(self._seq), it))
+        with self._cond:
+            while self._heap:
+                due, _, item = self._heap[0]
+                if self._pending.get(item) != due:
+                    heapq.heappop(self._heap)
+                    continue
+                if due > now:
+                    return None
+                heapq.heappop(self._heap)
+                del self._pending[item]
+                return item
+        return None
 
     def _next_item(self) -> Hashable | None:
         with self._cond:
@@ -167,3 +227,169 @@ class Controller:
                 nearest = self._heap[0][0] if self._heap else now + self.resync_seconds
                 self._cond.wait(max(0.005, min(nearest, self._next_resync) - now))
         return None
+
+
+class WorkerPool:
+    """A few threads serving the queues of many controllers: kubesim's node agents.
+
+    With one thread per kubelet, 100 nodes are 100 threads that each wake about thirty times a
+    second (lease, node status, runtime relist at the ``instant`` profile): the GIL changes hands
+    thousands of times a second and the control plane's workers (scheduler, StatefulSet,
+    endpoints) queue behind them for every bit of work. The pool keeps each controller's own
+    queue and semantics (items deduplicated, one item of a controller at a time, never two at
+    once: exactly what its own thread did) and runs whichever controller's item is due first on
+    a free pool thread, back to back while work is due.
+
+    A reconcile that blocks (a container process taking its grace period to stop, a slow probe)
+    must not hold every other node up: a watchdog starts an extra thread when work is overdue
+    while every thread has been inside one reconcile for a while; extra threads leave once idle.
+    """
+
+    STUCK_AFTER = 0.1  # seconds inside one reconcile before it counts as blocked
+    EXTRA_IDLE_EXIT = 2.0
+
+    def __init__(self, name: str = "kubesim-pool", threads: int = 4, store: Any = None) -> None:
+        self.name = name
+        self._min = max(1, threads)
+        self._store = store
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Controller]] = []
+        self._seq = itertools.count()
+        self._members: set[Controller] = set()
+        self._busy: dict[Controller, float] = {}  # controller -> when its current item started
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
+        self._watchdog: threading.Thread | None = None
+        self._detaching = 0
+        self._local = threading.local()  # .current: the controller this pool thread is running
+
+    # -- membership ----------------------------------------------------------------------------
+    def attach(self, c: Controller) -> None:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the worker pool is closed")
+            self._members.add(c)
+            heapq.heappush(self._heap, (time.monotonic(), next(self._seq), c))
+            start = self._min - self._threads
+            self._threads += max(0, start)
+            self._cond.notify()
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch, name=f"{self.name}-watchdog", daemon=True)
+                self._watchdog.start()
+        for _ in range(max(0, start)):
+            self._spawn()
+
+    def detach(self, c: Controller, timeout: float = 5.0) -> None:
+        """Stop serving ``c``; waits (like a thread join) for its current item to finish."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._members.discard(c)
+            if getattr(self._local, "current", None) is c:
+                return  # stopped from inside its own reconcile: nothing to wait for
+            self._detaching += 1
+            try:
+                while c in self._busy:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+            finally:
+                self._detaching -= 1
+
+    def poke(self, c: Controller, due: float) -> None:
+        """``c`` has an item due at ``due`` (monotonic)."""
+        with self._cond:
+            if c in self._members and c not in self._busy:
+                heapq.heappush(self._heap, (due, next(self._seq), c))
+                if self._idle:
+                    self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._members.clear()
+            self._cond.notify_all()
+
+    # -- threads -------------------------------------------------------------------------------
+    def _spawn(self, extra: bool = False) -> None:
+        t = threading.Thread(target=self._work, args=(extra,), name=f"{self.name}-w", daemon=True)
+        t.start()
+
+    def _pick(self) -> Controller | None:
+        """The member whose item is due first, if one is due now (called with the lock held)."""
+        now = time.monotonic()
+        heap = self._heap
+        while heap:
+            due, _, c = heap[0]
+            if c not in self._members or c in self._busy:
+                heapq.heappop(heap)  # gone, or re-queued when its current item ends
+                continue
+            if due > now:
+                return None
+            heapq.heappop(heap)
+            real = c._next_due()
+            if real is None:
+                continue
+            if real > now + 0.0005:  # a stale entry: the item was taken or postponed
+                heapq.heappush(heap, (real, next(self._seq), c))
+                continue
+            return c
+        return None
+
+    def _work(self, extra: bool) -> None:
+        store = self._store
+        if store is not None and hasattr(store, "deferred"):
+            store.deferred()  # controller writes do not wait for their commit (see Controller._run)
+        while True:
+            with self._cond:
+                c = None
+                idle_since = time.monotonic()
+                while c is None:
+                    if self._closed:
+                        self._threads -= 1
+                        return
+                    c = self._pick()
+                    if c is not None:
+                        break
+                    if extra and time.monotonic() - idle_since > self.EXTRA_IDLE_EXIT:
+                        self._threads -= 1
+                        return
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else 1.0
+                    self._idle += 1
+                    self._cond.wait(min(1.0, max(0.0005, wait)))
+                    self._idle -= 1
+                self._busy[c] = time.monotonic()
+            self._local.current = c
+            try:
+                item = c._take_due()
+                if item is not None:
+                    c._process(item)
+            except Exception:  # pragma: no cover - _process already guards reconcile
+                log.exception("%s: %s failed", self.name, c.name)
+            finally:
+                self._local.current = None
+                with self._cond:
+                    self._busy.pop(c, None)
+                    nd = c._next_due() if c in self._members else None
+                    if nd is not None:
+                        heapq.heappush(self._heap, (nd, next(self._seq), c))
+                    if self._detaching:
+                        self._cond.notify_all()
+
+    def _watch(self) -> None:
+        """Start an extra thread when due work waits while every thread is stuck in one reconcile."""
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                self._cond.wait(self.STUCK_AFTER / 2)
+                now = time.monotonic()
+                stuck = self._busy and self._idle == 0 and len(self._busy) >= self._threads and \
+                    min(self._busy.values()) < now - self.STUCK_AFTER
+                due = bool(self._heap) and self._heap[0][0] <= now
+                grow = stuck and due and self._threads < min(len(self._members), 32)
+                if grow:
+                    self._threads += 1
+            if grow:
+                self._spawn(extra=True)

@@ -392,7 +392,7 @@ class CronJobController(OwnerLoop):
 
     def items_for(self, ev: Event) -> Iterable[Hashable]:
         if ev.entry.key == self.child_key:
-            ref = controller_ref(ev.entry.obj())
+            ref = controller_ref(ev.entry.view())
             if ref is None or ref.get("kind") != self.owner_kind:
                 return []
             return [(self.owner_key, ev.entry.namespace, ref.get("name", ""))]

@@ -399,7 +399,7 @@ class DaemonSetController(OwnerLoop):
     def items_for(self, ev: Event) -> Iterable[Hashable]:
         if ev.entry.key == "nodes":
             if ev.type == "MODIFIED" and ev.prev is not None:
-                a, b = ev.prev.obj(), ev.entry.obj()
+                a, b = ev.prev.view(), ev.entry.view()
                 # Heartbeats do not change eligibility; labels, taints and the node set do.
                 if a.get("spec") == b.get("spec") and a["metadata"].get("labels") == b["metadata"].get("labels"):
                     return []

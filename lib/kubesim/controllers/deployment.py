@@ -743,11 +743,11 @@ class DeploymentController(OwnerLoop):
             return []
         if b'"kind":"ReplicaSet"' not in ev.entry.raw:
             return []
-        ref = controller_ref(ev.entry.obj())
+        ref = controller_ref(ev.entry.view())
         if ref is None or ref.get("kind") != "ReplicaSet":
             return []
         rs = self.api.store.get("apps/replicasets", ev.entry.namespace, ref.get("name", ""))
-        owner = controller_ref(rs.obj()) if rs is not None else None
+        owner = controller_ref(rs.view()) if rs is not None else None
         if owner is None or owner.get("kind") != "Deployment":
             return []
         return [(self.owner_key, ev.entry.namespace, owner.get("name", ""))]

@@ -359,7 +359,7 @@ class DisruptionController(Controller):
         out: list[Hashable] = []
         old = ev.prev.labels if ev.prev is not None else None
         for p in self.api.store.list("policy/poddisruptionbudgets", e.namespace)[0]:
-            sel = selector_from_label_selector(((p.obj().get("spec") or {}).get("selector")))
+            sel = selector_from_label_selector(((p.view().get("spec") or {}).get("selector")))
             if sel.matches(e.labels or {}) or (old is not None and sel.matches(old)):
                 out.append(("pdb", p.namespace, p.name))
         if ev.type != "DELETED":

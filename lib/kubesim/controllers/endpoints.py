@@ -408,7 +408,7 @@ class EndpointsController(Controller):
         entries, _ = self.api.store.list("services", namespace)
         out: list[Hashable] = []
         for s in entries:
-            sel = service_selector(s.obj())
+            sel = service_selector(s.view())
             if sel is None:
                 continue
             if selects(sel, labels) or (old_labels is not None and selects(sel, old_labels)):
@@ -438,7 +438,8 @@ class EndpointsController(Controller):
             if ns == "default" and name == "kubernetes" and service_selector(svc) is None:
                 return None  # kube-apiserver's own (see _reconcile_apiserver)
             sel = service_selector(svc)
-            pods = [e.obj() for e in store.list("pods", ns)[0] if sel is not None and selects(sel, e.labels)]
+            # Read-only views: ``decide`` builds the Endpoints from fresh dicts.
+            pods = [e.view() for e in store.list("pods", ns)[0] if sel is not None and selects(sel, e.labels)]
             trigger = self.tracker.compute(ns, svc, pods) if sel is not None else None
         d = decide(svc, pods, current, trigger, namespace=ns, name=name)
         rt = self.api.rt("endpoints")

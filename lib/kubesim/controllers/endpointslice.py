@@ -301,7 +301,7 @@ class EndpointSliceController(Controller):
             entries, _ = self.api.store.list("services", e.namespace)
             out: list[Hashable] = []
             for s in entries:
-                sel = service_selector(s.obj())
+                sel = service_selector(s.view())
                 if sel is not None and (selects(sel, e.labels) or (old is not None and selects(sel, old))):
                     out.append(("svc", s.namespace, s.name))
             return out
@@ -336,8 +336,10 @@ class EndpointSliceController(Controller):
         sel = service_selector(svc)
         if sel is None:
             return None
-        pods = [e.obj() for e in store.list("pods", ns)[0] if selects(sel, e.labels)]
-        mine = [s for s in (e.obj() for e in store.list(rt.key, ns)[0]) if owned_by(s, name)]
+        # Read-only views: endpoints are built from fresh dicts.
+        pods = [e.view() for e in store.list("pods", ns)[0] if selects(sel, e.labels)]
+        # owned_by reads only labels: the entries' label index decides before anything is decoded.
+        mine = [e.obj() for e in store.list(rt.key, ns)[0] if owned_by({"metadata": {"labels": e.labels}}, name)]
         uid = meta(svc).get("uid")
         # Slices of an earlier Service of the same name (another uid) are replaced (``ownedBy``).
         stale = [s for s in mine if not any(r.get("controller") and r.get("uid") == uid

@@ -82,6 +82,8 @@ def should_set_hostname(pod: Mapping[str, Any], svc: Mapping[str, Any]) -> bool:
 
 
 def is_ipv6(ip: str) -> bool:
+    if ":" not in ip:
+        return False  # every IPv6 text form has a colon (and parsing is the hot part of endpoints)
     try:
         return ipaddress.ip_address(ip).version == 6
     except ValueError:

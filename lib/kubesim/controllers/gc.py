@@ -169,14 +169,14 @@ class GarbageCollector(Controller):
         ident = (e.key, e.namespace, e.name)
         if ev.type == "DELETED":
             self._index(e.key, e.namespace, e.name, None)
-            obj = e.obj()
+            obj = e.view()
             uid = (obj.get("metadata") or {}).get("uid", "")
             with self._idx_lock:
                 items = list(self._dependents.get(uid, ()))
             # An owner waiting in the foreground for this dependent may now be free to go.
             items.extend(self._owner_idents(e.namespace, obj))
             return items
-        obj = e.obj()
+        obj = e.view()  # read-only, shared with the other subscribers of this event
         with self._idx_lock:
             before = self._by_ident.get(ident, ())
         owners = self._index(e.key, e.namespace, e.name, obj)

@@ -55,6 +55,10 @@ log = logging.getLogger("kubesim.kubelet")
 __all__ = ["Kubelet"]
 
 LEASE_NAMESPACE = "kube-node-lease"
+# pkg/kubelet/volumemanager/volume_manager.go: podAttachAndMountTimeout = 2*time.Minute + 3*time.Second
+POD_ATTACH_AND_MOUNT_TIMEOUT = 123.0
+WAIT_TIMEOUT_SUFFIX = ": timed out waiting for the condition"
+DSW_POPULATOR_PERIOD = 0.1  # desiredStateOfWorldPopulatorLoopSleepPeriod (wall time, like the relist floor)
 LEASE_DURATION_SECONDS = 40  # NodeLeaseDurationSeconds (k8s.io/kubelet config/v1beta1 types.go)
 MANAGER = "kubelet"
 
@@ -88,6 +92,8 @@ class PodRecord:
     stopped: set[str] = field(default_factory=set)  # containers told to stop for the deletion
     frozen: bool = False  # adopted terminal pod: nothing to do but wait for its deletion
     failed_mount_at: float | None = None
+    mount_wait_since: float | None = None  # WaitForAttachAndMount waiting since (no FailedMount before it fails)
+    mount_recheck_at: float | None = None
 
     def key(self, init: bool, name: str) -> str:
         return ("i/" if init else "c/") + name
@@ -107,6 +113,51 @@ class PodRecord:
             if cs is not None and cs.stage == "running":
                 out.append((init, c["name"]))
         return out
+
+
+class _PodDispatch:
+    """One pod subscription for all of a cluster's pooled kubelets, delivering by node name.
+
+    Each kubelet only ever acts on pods bound to its node (now or before the change, see
+    ``Kubelet.items_for``); with a subscription each, every pod write called all of them, under
+    the store's lock. The same events reach the same kubelets, in the same order, in one call.
+    """
+
+    KEY = "kubelet_pod_dispatch"
+
+    def __init__(self, store: Any) -> None:
+        self._by_node: dict[str, list["Kubelet"]] = {}
+        self._sub = store.subscribe("pods", None, None, self._deliver)
+
+    @classmethod
+    def of(cls, ctx: ControllerContext) -> "_PodDispatch":
+        d = ctx.extra.get(cls.KEY)
+        if d is None:
+            d = ctx.extra[cls.KEY] = cls(ctx.api.store)
+        return d
+
+    def add(self, k: "Kubelet") -> None:
+        lst = self._by_node.get(k.node, [])
+        self._by_node[k.node] = [*lst, k]  # copy on write: _deliver reads without a lock
+
+    def remove(self, k: "Kubelet") -> None:
+        lst = [x for x in self._by_node.get(k.node, []) if x is not k]
+        if lst:
+            self._by_node[k.node] = lst
+        else:
+            self._by_node.pop(k.node, None)
+
+    def close(self) -> None:
+        self._sub.close()
+
+    def _deliver(self, ev: Event) -> None:
+        node = ev.entry.fields.get("spec.nodeName")
+        old = ev.prev.fields.get("spec.nodeName") if ev.prev is not None else None
+        for k in self._by_node.get(node or "", ()):
+            k._on_event(ev)
+        if old and old != node:
+            for k in self._by_node.get(old, ()):
+                k._on_event(ev)
 
 
 class Kubelet(Controller):
@@ -151,6 +202,12 @@ class Kubelet(Controller):
     def start(self) -> None:
         self._stopped = False
         self.faults.on_change(self._on_fault)
+        pool = self.ctx.extra.get("kubelet_pool")
+        if pool is not None:  # the cluster's shared node-agent threads (base.WorkerPool)
+            _PodDispatch.of(self.ctx).add(self)
+            self.enqueue("power")
+            self.run_in(pool)
+            return
         for key in self.watches:
             self._subs.append(self.api.store.subscribe(key, None, None, self._on_event))
         self.enqueue("power")
@@ -160,6 +217,9 @@ class Kubelet(Controller):
     def stop(self) -> None:
         """Stop the agent; the node's containers stop with it (the machine is going away)."""
         self._stopped = True
+        dispatch = self.ctx.extra.get(_PodDispatch.KEY)
+        if dispatch is not None:
+            dispatch.remove(self)
         super().stop()
         try:
             self.runtime.kill_all()
@@ -242,6 +302,9 @@ class Kubelet(Controller):
             self._up = True
             self._partitioned = not self._reachable()
             self._boot_id = clock.new_uid()
+            # A new kubelet process: client-go's event correlator (its dedup cache) starts empty, so the
+            # events of this boot are new Event objects, not count bumps of the previous boot's.
+            self.recorder = self.ctx.recorder("kubelet", host=self.node)
             self.enqueue("boot")
             return None
         reachable = self._reachable()
@@ -380,7 +443,7 @@ class Kubelet(Controller):
         node = self.api.store.get("nodes", "", self.node)
         owner = None
         if node is not None:
-            owner = {"apiVersion": "v1", "kind": "Node", "name": self.node, "uid": node.obj()["metadata"]["uid"]}
+            owner = {"apiVersion": "v1", "kind": "Node", "name": self.node, "uid": node.view()["metadata"]["uid"]}
 
         def mutate(cur: dict[str, Any]) -> dict[str, Any]:
             spec = cur.setdefault("spec", {})
@@ -538,7 +601,8 @@ class Kubelet(Controller):
         spec = pod.get("spec") or {}
         if not rec.view.sandbox_ready:
             if not self._sandbox(rec, pod, now):
-                return now + max(0.05, self.timings.s(2.0))
+                retry = now + max(0.05, self.timings.s(2.0))
+                return min(retry, rec.mount_recheck_at) if rec.mount_recheck_at else retry
         due: list[float] = []
         inits = spec.get("initContainers") or []
         cursor, done = init_cursor(
@@ -564,12 +628,27 @@ class Kubelet(Controller):
         try:
             self.runtime.prepare_pod(self._runtime_pod(rec, pod))
         except VolumeError as exc:
+            # kubelet.go SyncPod records FailedMount when volume_manager.go WaitForAttachAndMount fails: at
+            # once for an error the desired-state populator recorded for the pod (claim missing, unbound ...),
+            # but the populator only looks every 100 ms, so a claim bound meanwhile never shows; and only
+            # after podAttachAndMountTimeout (2m3s) when it is waiting for an attach ("timed out waiting for
+            # the condition"), so an attach that takes a moment leaves no event.
+            if rec.mount_wait_since is None:
+                rec.mount_wait_since = now
+            wait = (self.timings.s(POD_ATTACH_AND_MOUNT_TIMEOUT) if exc.message.endswith(WAIT_TIMEOUT_SUFFIX)
+                    else DSW_POPULATOR_PERIOD)
+            if now - rec.mount_wait_since < wait:
+                rec.mount_recheck_at = rec.mount_wait_since + wait
+                return False
+            rec.mount_wait_since = now  # the next sync iteration waits again
+            rec.mount_recheck_at = None
             self._event(pod, "Warning", exc.reason or "FailedMount", exc.message)
             rec.failed_mount_at = now
             return False
         except Exception as exc:
             self._event(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
             return False
+        rec.mount_wait_since = rec.mount_recheck_at = None
         spec = pod.get("spec") or {}
         if spec.get("hostNetwork"):
             rec.view.pod_ip = self._internal_ip

@@ -198,8 +198,15 @@ class PodGC(Controller):
             return None
 
     def gc(self) -> list[Collect]:
-        pods = [e.obj() for e in self.api.store.list("pods")[0]]
-        nodes = [e.obj() for e in self.api.store.list("nodes")[0]]
+        node_entries = self.api.store.list("nodes")[0]
+        nodes = [e.view() for e in node_entries]  # read-only: gc_pass decides, writes re-read the pod
+        names = {e.name for e in node_entries}
+        # Only pods some rule can pick are decoded (same result as passing every pod, in the same order):
+        # terminated by phase (gcTerminated counts them all), terminating, or bound to an unknown node.
+        pods = [e.obj() for e in self.api.store.list("pods")[0]
+                if e.fields.get("status.phase") not in ("Pending", "Running", "Unknown")
+                or b'"deletionTimestamp"' in e.raw
+                or (e.fields.get("spec.nodeName") and e.fields.get("spec.nodeName") not in names)]
         actions, self.quarantine = gc_pass(pods, nodes, self.quarantine, self.now(), threshold=self.threshold,
                                            quarantine_time=self.quarantine_time, node_exists=self._node_exists)
         for act in actions:

@@ -128,7 +128,10 @@ class Scheduler(Controller):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.version = tuple(getattr(self.ctx, "k8s_version", (1, 33)))
-        self.recorder = self.ctx.recorder(SCHEDULER_NAME)
+        # kube-scheduler records through the events.k8s.io/v1 library (events.NewEventBroadcasterAdapter);
+        # its reportingInstance is "<scheduler name>-<hostname>" of the control-plane machine.
+        host = f"{getattr(self.ctx, 'cluster_name', 'kubesim')}-control-plane"
+        self.recorder = self.ctx.recorder(SCHEDULER_NAME, host, events_api=True)
         self.seed = int(self.ctx.extra.get("scheduler_seed", 0))
         self.resync_seconds = max(0.05, self.timings.get("controller_resync"))
         self._lock = threading.RLock()
@@ -151,7 +154,7 @@ class Scheduler(Controller):
             self._on_pod(ev)
         elif key == "nodes":
             if ev.type == "ADDED" or (ev.type == "MODIFIED" and (
-                    ev.prev is None or _node_view(ev.prev.obj()) != _node_view(e.obj()))):
+                    ev.prev is None or _node_view(ev.prev.view()) != _node_view(e.view()))):
                 self._mark_dirty()
                 self._wake(None)
             elif ev.type == "DELETED":
@@ -170,8 +173,8 @@ class Scheduler(Controller):
     def _on_pod(self, ev: Event) -> None:
         e = ev.entry
         k = (e.namespace, e.name)
-        obj = e.obj()
-        prev = ev.prev.obj() if ev.prev is not None else None
+        obj = e.view()  # read-only views, decoded once per event for every subscriber
+        prev = ev.prev.view() if ev.prev is not None else None
         was_assigned = bool(prev and (prev.get("spec") or {}).get("nodeName"))
         assigned = bool((obj.get("spec") or {}).get("nodeName"))
         if ev.type == "DELETED":

@@ -1121,14 +1121,14 @@ class StatefulSetController(Controller):
             raw = entry.raw
             if b'"controller":true' in raw and b'"kind":"StatefulSet"' not in raw:
                 continue  # another controller's object (the common case for Deployment pods)
-            ref = history.controller_of(entry.obj()) if b'"ownerReferences"' in raw else None
+            ref = history.controller_of(entry.view()) if b'"ownerReferences"' in raw else None
             if ref is not None:
                 if ref.get("kind") == SET_KIND and str(ref.get("apiVersion", "")).startswith("apps/"):
                     out.add((entry.namespace, ref.get("name", "")))
                 continue
             # An orphan: every set whose selector matches may adopt it.
             for sts in self.api.store.list("apps/statefulsets", entry.namespace)[0]:
-                spec = (sts.obj().get("spec") or {})
+                spec = (sts.view().get("spec") or {})
                 if selector_from_label_selector(spec.get("selector")).matches(entry.labels):
                     out.add((sts.namespace, sts.name))
         return sorted(out)
@@ -1136,7 +1136,7 @@ class StatefulSetController(Controller):
     def _sets_for_claim(self, namespace: str, claim: str) -> list[tuple[str, str]]:
         out = []
         for sts in self.api.store.list("apps/statefulsets", namespace)[0]:
-            for t in (sts.obj().get("spec") or {}).get("volumeClaimTemplates") or []:
+            for t in (sts.view().get("spec") or {}).get("volumeClaimTemplates") or []:
                 prefix = f"{_meta(t).get('name', '')}-{sts.name}-"
                 if claim.startswith(prefix) and claim[len(prefix):].isdigit():
                     out.append((sts.namespace, sts.name))
@@ -1151,7 +1151,9 @@ class StatefulSetController(Controller):
         if entry is None:
             return None
         sts = entry.obj()
-        pods = [e.obj() for e in store.list("pods", namespace)[0]
+        # Shared read-only views (Entry.view): ``decide`` never edits a pod (it deep-copies the one it
+        # adopts), and a set's every sync would otherwise decode all its pods again.
+        pods = [e.view() for e in store.list("pods", namespace)[0]
                 if parent_and_ordinal(e.name)[0] == name]
         prefixes = tuple(f"{_meta(t).get('name', '')}-{name}-"
                          for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or [])

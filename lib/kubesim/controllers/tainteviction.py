@@ -142,14 +142,14 @@ class TaintEvictionController(Controller):
         e = ev.entry
         if e.key == "nodes":
             if ev.type == "MODIFIED" and ev.prev is not None:
-                if no_execute_taints(taints_of(ev.prev.obj())) == no_execute_taints(taints_of(e.obj())):
+                if no_execute_taints(taints_of(ev.prev.view())) == no_execute_taints(taints_of(e.view())):
                     return []
             return [("node", e.name)]
         if e.key == "pods":
             node = e.fields.get("spec.nodeName", "")
             if ev.type == "MODIFIED" and ev.prev is not None:
                 if ev.prev.fields.get("spec.nodeName", "") == node and \
-                        _tolerations(ev.prev.obj()) == _tolerations(e.obj()):
+                        _tolerations(ev.prev.view()) == _tolerations(e.view()):
                     return []
             return [("pod", e.namespace, e.name, node)]
         return []

@@ -834,15 +834,15 @@ class VolumeController(Controller):
             return [("pvc", e.namespace, e.name)]
         if e.key == "persistentvolumes":
             out: list[Hashable] = [("pv", "", e.name)]
-            ref = (e.obj().get("spec") or {}).get("claimRef") or {}
+            ref = (e.view().get("spec") or {}).get("claimRef") or {}
             if ref.get("name"):
                 out.append(("pvc", ref.get("namespace", ""), ref["name"]))
             return out
         if e.key == "pods":
-            claims = self._index_pod(e.namespace, e.name, None if ev.type == "DELETED" else e.obj())
+            claims = self._index_pod(e.namespace, e.name, None if ev.type == "DELETED" else e.view())
             return [("pvc", e.namespace, c) for c in claims]
         if e.key == "storage.k8s.io/volumeattachments":
-            pv = ((e.obj().get("spec") or {}).get("source") or {}).get("persistentVolumeName")
+            pv = ((e.view().get("spec") or {}).get("source") or {}).get("persistentVolumeName")
             return [("pv", "", pv)] if pv else []
         return []  # storage classes: the periodic resync retries pending claims
 

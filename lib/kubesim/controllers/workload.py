@@ -52,7 +52,7 @@ class OwnerLoop(Controller):
                 continue
             if ev.type != "ADDED" and needle not in entry.raw:
                 continue  # fast path: no reference to an owner of this kind (the store keeps compact JSON)
-            ref = controller_ref(entry.obj())
+            ref = controller_ref(entry.view())
             if ref is not None and ref.get("kind") == self.owner_kind:
                 out.append((self.owner_key, entry.namespace, ref.get("name", "")))
             elif ref is None and ev.type == "ADDED":
@@ -64,7 +64,7 @@ class OwnerLoop(Controller):
         entries, _ = self.api.store.list(self.owner_key, namespace)
         out = []
         for e in entries:
-            if self.selector(e.obj()).matches(labels) and not self.selector(e.obj()).empty:
+            if self.selector(e.view()).matches(labels) and not self.selector(e.view()).empty:
                 out.append((self.owner_key, e.namespace, e.name))
         return out
 

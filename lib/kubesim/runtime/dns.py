@@ -19,8 +19,9 @@ its pods are selected directly with the same rules.
 
 Resolvers are pluggable: every node runtime shares the list
 ``ctx.extra["dns_resolvers"]``; each entry is ``fn(fqdn) -> list[str] | None``
-and the shell asks them in order for each search-path candidate. Federation
-adds one for ``*.svc.clusterset.local``.
+and the shell asks them in order for each search-path candidate. The kubekit
+sandbox adds one for ``*.svc.clusterset.local`` across its clusters
+(``kubekit.sandbox.mcs``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import json
 import logging
 import socket
@@ -78,7 +79,16 @@ class ApiServer:
         self._start_error: BaseException | None = None
         self._stopping: asyncio.Event | None = None
         self._openapi_cache: dict[tuple[int, str], tuple[bytes, str]] = {}
-        self.available = True  # False: answer nothing (a partitioned / lost API server)
+        # Reachability (see set_available): the live site, or the placeholder socket of a lost server.
+        self._available = True
+        self._site: web.SockSite | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._hole: socket.socket | None = None
+        self._hole_mode = ""
+        # Requests waiting for their revision to be committed (see durable()): (rv, seq, future).
+        self._durable_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._durable_seq = 0
+        self._durable_hooked = False
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -89,6 +99,114 @@ class ApiServer:
     def loop(self) -> asyncio.AbstractEventLoop:
         assert self._loop is not None
         return self._loop
+
+    @property
+    def available(self) -> bool:
+        """False while the server is unreachable (see :meth:`set_available`).
+
+        Assigning it is ``set_available(value, mode="reset")``: connections are dropped at
+        once, as this flag always did; use ``set_available`` for the black-hole mode.
+        """
+        return self._available
+
+    @available.setter
+    def available(self, value: bool) -> None:
+        self.set_available(bool(value), mode="reset")
+
+    def set_available(self, available: bool, mode: str = "timeout") -> None:
+        """Make the server unreachable, as a lost cluster's API server is, or reachable again.
+
+        Unreachable: the listening socket is replaced by a placeholder on the same port and
+        every open connection (watches and exec streams included) is reset. ``mode`` says
+        what a new connection meets: ``timeout`` (a black hole: the kernel completes the TCP
+        handshake but nothing ever answers, so a client waits until its own timeout; once the
+        backlog is full even connecting times out) or ``reset`` (accepted and reset at once).
+        Reachable again: the server listens on the same port, so kubeconfigs stay valid.
+        The cluster itself keeps running either way (its controllers and kubelets talk to it
+        in process): only clients outside lose it.
+        """
+        if mode not in ("timeout", "reset"):
+            raise ValueError(f"mode must be 'timeout' or 'reset', not {mode!r}")
+        loop = self._loop
+        if loop is None or self._stopping is None or loop.is_closed():
+            self._available = available  # not serving yet: applied when it starts
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._set_available(available, mode), loop)
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if not on_loop:
+            fut.result(15)
+
+    async def _set_available(self, available: bool, mode: str) -> None:
+        if available == self._available and (available or (self._hole is not None and mode == self._hole_mode)):
+            return
+        loop = asyncio.get_running_loop()
+        self._available = available
+        if not available:
+            if self._site is not None:
+                await self._site.stop()
+                self._site = None
+            server = self._runner.server if self._runner is not None else None
+            for handler in list(server.connections if server is not None else []):
+                transport = handler.transport
+                handler.force_close()
+                if transport is not None:
+                    transport.abort()
+            self._close_hole()
+            hole = self._listen_socket(backlog=16)
+            if mode == "reset":
+                hole.setblocking(False)
+                loop.add_reader(hole.fileno(), self._reset_pending, hole)
+            self._hole, self._hole_mode = hole, mode
+            log.info("API server %s unreachable (%s)", self.url, mode)
+        else:
+            self._close_hole()
+            await self._start_site()
+            log.info("API server %s reachable again", self.url)
+
+    def _reset_pending(self, hole: socket.socket) -> None:
+        """Accept what the placeholder queued and reset it at once (RST, no TLS)."""
+        import struct
+
+        while True:
+            try:
+                conn, _ = hole.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            finally:
+                conn.close()
+
+    def _close_hole(self) -> None:
+        hole, self._hole = self._hole, None
+        if hole is None:
+            return
+        try:
+            asyncio.get_running_loop().remove_reader(hole.fileno())
+        except (RuntimeError, ValueError, OSError):
+            pass
+        hole.close()
+
+    def _listen_socket(self, backlog: int = 512) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(backlog)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    async def _start_site(self) -> None:
+        assert self._runner is not None
+        if self._tls is None:
+            self._tls = self._ssl_context()
+        site = web.SockSite(self._runner, self._listen_socket(), ssl_context=self._tls, backlog=512)
+        await site.start()
+        self._site = site
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="kubesim-apiserver", daemon=True)
@@ -135,15 +253,15 @@ class ApiServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context(), backlog=512)
-        await site.start()
+        if self._available:
+            await self._start_site()
+        else:  # made unreachable before it started
+            self._available = True
+            await self._set_available(False, "timeout")
         self._stopping = asyncio.Event()
         self._started.set()
         await self._stopping.wait()
+        self._close_hole()
         await self._runner.cleanup()
 
     def stop(self) -> None:
@@ -158,8 +276,8 @@ class ApiServer:
     # -- middleware ------------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not self.available:
-            # An unreachable API server: hang up without answering, like a dead endpoint.
+        if not self._available:
+            # A request that raced set_available(False): hang up without answering.
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError()
@@ -327,13 +445,22 @@ class ApiServer:
     async def _body(self, request: web.Request) -> bytes:
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise TooLarge(MAX_BODY)
+        # StreamReader.read(n) returns what has arrived so far (up to n bytes), not the
+        # whole body: a large body sent in several TCP segments must be read to EOF.
+        chunks: list[bytes] = []
+        total = 0
         try:
-            data = await request.content.read(MAX_BODY + 1)
+            while total <= MAX_BODY:
+                chunk = await request.content.read(MAX_BODY + 1 - total)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
         except (ValueError, asyncio.LimitOverrunError):
             raise TooLarge(MAX_BODY)
-        if len(data) > MAX_BODY:
+        if total > MAX_BODY:
             raise TooLarge(MAX_BODY)
-        return data
+        return b"".join(chunks)
 
     def _decode_body(self, request: web.Request, data: bytes, default: tuple[str, str] | None = None) -> Any:
         """JSON, YAML or Kubernetes protobuf (what client-go's typed clients send) into a dict."""
@@ -368,7 +495,9 @@ class ApiServer:
             return await self._scale(request, t)
         if t.is_collection:
             if method == "GET":
-                return self._list(request, t, neg)
+                resp = self._list(request, t, neg)
+                await self.durable(api.store.resource_version)
+                return resp
             if method == "POST":
                 if "create" not in rt.verbs:
                     raise MethodNotAllowed(method, rt.plural)
@@ -390,6 +519,8 @@ class ApiServer:
         sub = t.subresource
         if method == "GET":
             obj = api.get(rt, t.namespace, name)
+            rv = str((obj.get("metadata") or {}).get("resourceVersion") or "0")
+            await self.durable(int(rv) if rv.isdigit() else api.store.resource_version)
             return self._object_response(rt, obj, neg, 200)
         if method == "PUT":
             req = self._request_options(request)
@@ -414,9 +545,60 @@ class ApiServer:
             return self._object_response(rt, out, neg, code)
         raise MethodNotAllowed(method, rt.plural)
 
+    async def durable(self, rv: int) -> None:
+        """Wait until revision ``rv`` is committed (group commit, see ``kubesim.store``) before a client
+        is shown what was written or read: nothing a SIGKILL could take back is ever visible outside."""
+        store = self.api.store
+        if store.durable_rv >= rv:
+            return
+        # Commit inline (a fraction of a millisecond, batched with whatever else is queued) rather
+        # than wait for the writer thread: two thread handoffs less per request under load.
+        store.commit_now()
+        if store.durable_rv >= rv:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._durable_hooked:
+            self._durable_hooked = True
+
+            def committed(top: int) -> None:  # the store's writer thread
+                if self._durable_waiters and not loop.is_closed():
+                    loop.call_soon_threadsafe(self._durable_reached, top)
+            store.on_commit(committed)
+        fut: asyncio.Future[None] = loop.create_future()
+        self._durable_seq += 1
+        heapq.heappush(self._durable_waiters, (rv, self._durable_seq, fut))
+        if store.durable_rv >= rv:  # committed between the check and the registration
+            self._durable_reached(store.durable_rv)
+        try:
+            await asyncio.wait_for(fut, 30.0)
+        except asyncio.TimeoutError:
+            log.warning("revision %d not committed after 30 s", rv)
+
+    def _durable_reached(self, top: int) -> None:
+        waiters = self._durable_waiters
+        while waiters and waiters[0][0] <= top:
+            fut = heapq.heappop(waiters)[2]
+            if not fut.done():
+                fut.set_result(None)
+
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run an API operation; writes are quick, so they run inline on the loop."""
-        return fn(*args, **kwargs)
+        """Run an API operation; writes are quick, so they run inline on the loop.
+
+        The answer leaves only once the write is committed (group commit): the loop waits for
+        that without blocking, so other requests are served meanwhile.
+        """
+        store = self.api.store
+        before = store.resource_version
+        try:
+            with store.deferred():
+                out = fn(*args, **kwargs)
+        finally:
+            after = store.resource_version
+            await self.durable(after)
+        failed = store.commit_failed(before, after) if after > before else None
+        if failed is not None:
+            raise InternalError(f"storage error: the write was not committed: {failed}")
+        return out
 
     def _object_response(self, rt: Any, obj: dict[str, Any], neg: Negotiated, status: int,
                          warnings: list[str] | None = None) -> web.Response:

@@ -115,6 +115,8 @@ async def serve_watch(server: "ApiServer", request: web.Request, t: "Target", ne
             await resp.write(_dumps({"type": "ERROR", "object": err.status()}) + b"\n")
             await resp.write_eof()
             return resp
+        if entries:
+            await server.durable(list_rv)
         for e in entries:
             if match(e):
                 await resp.write(encode("ADDED", api._entry_obj(rt, e)))
@@ -135,6 +137,8 @@ async def serve_watch(server: "ApiServer", request: web.Request, t: "Target", ne
                 continue
             if ev is None:
                 break
+            if ev.rv > api.store.durable_rv:
+                await server.durable(ev.rv)  # only committed changes leave the server
             last_rv = ev.rv
             now_match = ev.type != "DELETED" and match(ev.entry)
             was_match = match(ev.prev) if ev.prev is not None else False
