@@ -11,9 +11,38 @@ import contextlib
 import json
 import os
 import subprocess
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 from .cluster import Cluster
+
+
+#: What a poll may raise while the object it looks at is still being filled in (a pod
+#: without containerStatuses yet, a list still empty, a 404 before the create lands).
+TRANSIENT = (AssertionError, KeyError, IndexError, TypeError, LookupError)
+
+
+def eventually(what: str, fn: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
+               tolerate: tuple[type[BaseException], ...] = ()) -> Any:
+    """Poll ``fn`` until it returns something truthy; fail naming ``what`` and the last value.
+
+    Controllers converge asynchronously, so a test asks "does this become true" instead of
+    sleeping; a transient exception counts as "not yet" (``tolerate`` adds more, e.g.
+    ``ApiException``).
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = fn()
+        except TRANSIENT + tolerate as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
 
 
 def kubectl_binary() -> str:

@@ -21,7 +21,7 @@ from kubernetes import config, watch
 from kubernetes.client.rest import ApiException
 
 from kubekit import sandbox
-from kubesim.testing import Kubectl
+from kubesim.testing import Kubectl, eventually
 
 SHUTDOWN = "node.cloudprovider.kubernetes.io/shutdown"
 ZONE = "topology.kubernetes.io/zone"
@@ -30,14 +30,7 @@ TOLERATION = 3.0  # default_toleration_seconds 300 s x 0.01
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+    return eventually(what, fn, timeout=timeout, interval=interval)
 
 
 @dataclass

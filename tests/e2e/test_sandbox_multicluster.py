@@ -27,7 +27,7 @@ from kubernetes import client as k8s
 from kubernetes import config
 
 from kubekit import sandbox
-from kubesim.testing import Kubectl
+from kubesim.testing import Kubectl, eventually
 
 pytestmark = pytest.mark.slow  # one sandbox with four clusters (about 30 s to bring up)
 
@@ -45,14 +45,7 @@ MCS_CRD = {
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+    return eventually(what, fn, timeout=timeout, interval=interval)
 
 
 class World:

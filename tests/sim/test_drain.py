@@ -6,177 +6,25 @@ the API answers 429 for the second until the first pet's replacement is Ready on
 other node, kubectl retries every 5 s (its own interval, not scaled), and the drain
 completes. Then uncordon.
 
-The scheduler, kubelet and StatefulSet controller are kubesim's own when they are
-installed; while one of them is still missing, :class:`StandInNodeAgent` plays its part
-through the API (binding, node heartbeats, pod Running/Ready, final deletion of
-terminating pods), so the test exercises the endpoints, disruption and eviction code
-either way.
+The scheduler, kubelet and StatefulSet controller are kubesim's own.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import threading
 import time
 from typing import Any
 
 import pytest
 
-from kubesim import clock
-from kubesim.api import DeleteOptions, Request
-from kubesim.errors import ApiError, NotFound
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.api import Request
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 pytestmark = pytest.mark.timeout(240)
 
 
-def _has(module: str, attr: str) -> bool:
-    try:
-        return hasattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError:
-        return False
-
-
-HAVE_KUBELET = _has("kubesim.controllers.kubelet", "Kubelet") and _has("kubesim.runtime.node", "NodeRuntime")
-HAVE_SCHEDULER = _has("kubesim.controllers.scheduler", "Scheduler")
-HAVE_STS = _has("kubesim.controllers.statefulset", "StatefulSetController")
-HAVE_EXEC = HAVE_KUBELET and _has("kubesim.server.streaming", "register")
-
-
-class StandInNodeAgent:
-    """Plays the scheduler and the kubelets through the API until kubesim's own exist."""
-
-    def __init__(self, cluster: Any, *, schedule: bool, kubelet: bool, allowed_nodes: list[str]) -> None:
-        self.c = cluster
-        self.api = cluster.api
-        self.schedule = schedule
-        self.kubelet = kubelet
-        self.allowed = allowed_nodes
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._next_ip = 10
-
-    def __enter__(self) -> "StandInNodeAgent":
-        if self.schedule or self.kubelet:
-            self._t.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._t.is_alive():
-            self._t.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._tick()
-            except ApiError:
-                pass
-            self._stop.wait(0.05)
-
-    def _tick(self) -> None:
-        api = self.api
-        nodes = {e.name: e.obj() for e in api.store.list("nodes")[0]}
-        if self.kubelet:
-            for name in nodes:
-                self._heartbeat(name)
-        pods = [e.obj() for e in api.store.list("pods")[0]]
-        for pod in pods:
-            md, spec = pod["metadata"], pod.get("spec") or {}
-            node = spec.get("nodeName")
-            if not node:
-                if self.schedule and not md.get("deletionTimestamp"):
-                    self._bind(pod, nodes)
-                continue
-            if not self.kubelet:
-                continue
-            if md.get("deletionTimestamp"):
-                try:
-                    api.delete(api.rt("pods"), md["namespace"], md["name"],
-                               DeleteOptions(grace_period=0, precondition_uid=md["uid"]))
-                except ApiError:
-                    pass
-                continue
-            if (pod.get("status") or {}).get("phase") != "Running":
-                self._run_pod(pod)
-
-    def _heartbeat(self, name: str) -> None:
-        api = self.api
-        now_micro = clock.rfc3339_micro()
-        rt = api.rt("coordination.k8s.io/leases")
-        if api.store.get(rt.key, "kube-node-lease", name) is None:
-            try:
-                api.create(rt, "kube-node-lease", {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                                   "metadata": {"name": name},
-                                                   "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
-                                                            "renewTime": now_micro}}, Request(field_manager="kubelet"))
-            except ApiError:
-                pass
-        else:
-            api.mutate(rt, "kube-node-lease", name,
-                       lambda cur: {**cur, "spec": {**cur["spec"], "renewTime": now_micro}}, manager="kubelet")
-
-        def beat(cur: dict[str, Any]) -> dict[str, Any]:
-            for cond in (cur.get("status") or {}).get("conditions") or []:
-                if cond["type"] == "Ready":
-                    cond["lastHeartbeatTime"] = clock.rfc3339()
-                    if cond["status"] != "True":
-                        cond.update(status="True", reason="KubeletReady", message="kubelet is posting ready status",
-                                    lastTransitionTime=clock.rfc3339())
-            return cur
-
-        api.update_status(api.rt("nodes"), None, name, beat, manager="kubelet")
-
-    def _bind(self, pod: dict[str, Any], nodes: dict[str, Any]) -> None:
-        from kubesim.scheduler.binding import bind_pod
-
-        usable = [n for n in self.allowed if n in nodes and not (nodes[n].get("spec") or {}).get("unschedulable")]
-        if not usable:
-            return
-        counts = {n: 0 for n in usable}
-        for e in self.api.store.list("pods")[0]:
-            n = e.fields.get("spec.nodeName")
-            if n in counts:
-                counts[n] += 1
-        target = min(usable, key=lambda n: (counts[n], usable.index(n)))
-        md = pod["metadata"]
-        try:
-            bind_pod(self.api, md["namespace"], md["name"], target, uid=md["uid"])
-        except ApiError:
-            pass
-
-    def _run_pod(self, pod: dict[str, Any]) -> None:
-        md = pod["metadata"]
-        self._next_ip += 1
-        ip = f"10.244.9.{self._next_ip}"
-        now = clock.rfc3339()
-
-        def run(cur: dict[str, Any]) -> dict[str, Any]:
-            st = cur.setdefault("status", {})
-            st.update(phase="Running", podIP=ip, podIPs=[{"ip": ip}], hostIP="10.0.0.10", startTime=now)
-            conds = [c for c in st.get("conditions") or [] if c["type"] not in ("Ready", "ContainersReady",
-                                                                                     "Initialized")]
-            for t in ("Initialized", "ContainersReady", "Ready"):
-                conds.append({"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": now})
-            st["conditions"] = conds
-            return cur
-
-        try:
-            self.api.update_status(self.api.rt("pods"), md["namespace"], md["name"], run, manager="kubelet")
-        except NotFound:
-            pass
-
-
 def wait_for(what: str, fn: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return eventually(what, fn, timeout=timeout, interval=interval)
 
 
 MANIFESTS = """
@@ -239,108 +87,105 @@ def all_ready(k: Kubectl, n: int = 3) -> bool:
 
 
 def test_headless_endpoints_pdb_and_drain(tmp_path):
-    if not HAVE_STS:
-        pytest.skip("needs the StatefulSet controller")
     with running_cluster(str(tmp_path), profile="instant", zones=["us-east-1a", "us-east-1b", "us-east-1c"],
                          nodes_per_zone=1) as c:
         k = Kubectl(c.kubeconfig_path, str(tmp_path / "cache"))  # type: ignore[attr-defined]
         nodes = sorted(e.name for e in c.store.list("nodes")[0])
         n1, n2 = nodes[0], nodes[1]
-        with StandInNodeAgent(c, schedule=not HAVE_SCHEDULER, kubelet=not HAVE_KUBELET, allowed_nodes=[n1, n2]):
-            k("apply", "-f", "-", input=MANIFESTS % {"n1": n1, "n2": n2})
-            wait_for("3 Ready pets", lambda: all_ready(k), 60)
+        k("apply", "-f", "-", input=MANIFESTS % {"n1": n1, "n2": n2})
+        wait_for("3 Ready pets", lambda: all_ready(k), 60)
 
-            # Endpoints: hostnames give each pet its DNS name.
-            def endpoints_ready() -> Any:
-                ep = k.json("get", "endpoints", "web")
-                addrs = [a for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
-                return ep if len(addrs) == 3 else None
+        # Endpoints: hostnames give each pet its DNS name.
+        def endpoints_ready() -> Any:
+            ep = k.json("get", "endpoints", "web")
+            addrs = [a for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
+            return ep if len(addrs) == 3 else None
 
-            ep = wait_for("3 ready addresses", endpoints_ready)
-            assert ep["metadata"]["labels"] == {"app": "web", "service.kubernetes.io/headless": ""}
-            subset = ep["subsets"][0]
-            assert sorted(a["hostname"] for a in subset["addresses"]) == ["web-0", "web-1", "web-2"]
-            assert all(a["targetRef"]["kind"] == "Pod" and a["nodeName"] in (n1, n2) for a in subset["addresses"])
-            assert subset["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
-            out = k("get", "endpoints", "web")
-            assert out.splitlines()[0].split() == ["NAME", "ENDPOINTS", "AGE"]
-            assert ":8080" in out.splitlines()[1]
+        ep = wait_for("3 ready addresses", endpoints_ready)
+        assert ep["metadata"]["labels"] == {"app": "web", "service.kubernetes.io/headless": ""}
+        subset = ep["subsets"][0]
+        assert sorted(a["hostname"] for a in subset["addresses"]) == ["web-0", "web-1", "web-2"]
+        assert all(a["targetRef"]["kind"] == "Pod" and a["nodeName"] in (n1, n2) for a in subset["addresses"])
+        assert subset["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+        out = k("get", "endpoints", "web")
+        assert out.splitlines()[0].split() == ["NAME", "ENDPOINTS", "AGE"]
+        assert ":8080" in out.splitlines()[1]
 
-            if HAVE_EXEC:  # the pods' resolver reads these Endpoints: each pet has a DNS name
-                ip1 = next(a["ip"] for a in subset["addresses"] if a["hostname"] == "web-1")
-                out = k("exec", "web-0", "--", "getent", "hosts", "web-1.web.default.svc.cluster.local")
-                assert out.split()[0] == ip1, out
+        # the pods' resolver reads these Endpoints: each pet has a DNS name
+        ip1 = next(a["ip"] for a in subset["addresses"] if a["hostname"] == "web-1")
+        out = k("exec", "web-0", "--", "getent", "hosts", "web-1.web.default.svc.cluster.local")
+        assert out.split()[0] == ip1, out
 
-            slices = k.json("get", "endpointslices", "-l", "kubernetes.io/service-name=web")["items"]
-            assert len(slices) == 1
-            es = slices[0]
-            assert es["metadata"]["name"].startswith("web-") and len(es["metadata"]["name"]) == len("web-") + 5
-            assert es["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == \
-                "endpointslice-controller.k8s.io"
-            assert es["metadata"]["ownerReferences"][0]["kind"] == "Service"
-            assert sorted(e["hostname"] for e in es["endpoints"]) == ["web-0", "web-1", "web-2"]
-            assert all(e["conditions"] == {"ready": True, "serving": True, "terminating": False}
-                       for e in es["endpoints"])
-            assert {e["zone"] for e in es["endpoints"]} <= {"us-east-1a", "us-east-1b"}
-            out = k("get", "endpointslices", "-l", "kubernetes.io/service-name=web")
-            assert out.splitlines()[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
-            assert out.splitlines()[1].split()[1:3] == ["IPv4", "8080"]
+        slices = k.json("get", "endpointslices", "-l", "kubernetes.io/service-name=web")["items"]
+        assert len(slices) == 1
+        es = slices[0]
+        assert es["metadata"]["name"].startswith("web-") and len(es["metadata"]["name"]) == len("web-") + 5
+        assert es["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == \
+            "endpointslice-controller.k8s.io"
+        assert es["metadata"]["ownerReferences"][0]["kind"] == "Service"
+        assert sorted(e["hostname"] for e in es["endpoints"]) == ["web-0", "web-1", "web-2"]
+        assert all(e["conditions"] == {"ready": True, "serving": True, "terminating": False}
+                   for e in es["endpoints"])
+        assert {e["zone"] for e in es["endpoints"]} <= {"us-east-1a", "us-east-1b"}
+        out = k("get", "endpointslices", "-l", "kubernetes.io/service-name=web")
+        assert out.splitlines()[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+        assert out.splitlines()[1].split()[1:3] == ["IPv4", "8080"]
 
-            # PDB: maxUnavailable 1 of the StatefulSet's 3 -> 1 disruption allowed.
-            def pdb_allows(n: int) -> Any:
-                p = k.json("get", "pdb", "web")
-                return p if p.get("status", {}).get("disruptionsAllowed") == n else None
+        # PDB: maxUnavailable 1 of the StatefulSet's 3 -> 1 disruption allowed.
+        def pdb_allows(n: int) -> Any:
+            p = k.json("get", "pdb", "web")
+            return p if p.get("status", {}).get("disruptionsAllowed") == n else None
 
-            pdb = wait_for("PDB allowing 1", lambda: pdb_allows(1))
-            st = pdb["status"]
-            assert (st["currentHealthy"], st["desiredHealthy"], st["expectedPods"]) == (3, 2, 3)
-            assert st["observedGeneration"] == 1
-            cond = st["conditions"][0]
-            assert (cond["type"], cond["status"], cond["reason"]) == ("DisruptionAllowed", "True", "SufficientPods")
-            out = k("get", "pdb", "web")
-            assert out.splitlines()[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED",
-                                                   "DISRUPTIONS", "AGE"]
-            assert out.splitlines()[1].split()[:4] == ["web", "N/A", "1", "1"]
+        pdb = wait_for("PDB allowing 1", lambda: pdb_allows(1))
+        st = pdb["status"]
+        assert (st["currentHealthy"], st["desiredHealthy"], st["expectedPods"]) == (3, 2, 3)
+        assert st["observedGeneration"] == 1
+        cond = st["conditions"][0]
+        assert (cond["type"], cond["status"], cond["reason"]) == ("DisruptionAllowed", "True", "SufficientPods")
+        out = k("get", "pdb", "web")
+        assert out.splitlines()[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED",
+                                               "DISRUPTIONS", "AGE"]
+        assert out.splitlines()[1].split()[:4] == ["web", "N/A", "1", "1"]
 
-            # Drain the node with two pets: one at a time, 429 for the second until the first is replaced.
-            placement = pods_by_node(k)
-            busy = n1 if len(placement.get(n1, [])) == 2 else n2
-            other = n2 if busy == n1 else n1
-            evicted = sorted(placement[busy])
-            assert len(evicted) == 2, placement
-            # Without --delete-emptydir-data kubectl refuses (the pets mount an emptyDir); the node stays cordoned.
-            refused = k.run("drain", busy, "--ignore-daemonsets", "--timeout=10s", check=False)
-            assert refused.returncode != 0
-            assert "cannot delete Pods with local storage" in refused.stderr, refused.stderr
-            assert "--delete-emptydir-data" in refused.stderr
-            assert k.json("get", "node", busy)["spec"]["unschedulable"] is True
-            t0 = time.monotonic()
-            proc = k.run("drain", busy, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=90s",
-                         timeout=120, check=False)
-            took = time.monotonic() - t0
-            text = proc.stdout + proc.stderr
-            print(f"kubectl drain ({took:.1f} s):\n{text}")
-            assert proc.returncode == 0, text
-            assert f"node/{busy} already cordoned" in text
-            for name in evicted:
-                assert f"evicting pod default/{name}" in text
-                assert f"pod/{name} evicted" in text
-            assert ("(will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget."
-                    in text), text
-            assert any(f'error when evicting pods/"{name}" -n "default" (will retry after 5s)' in text
-                       for name in evicted), text
-            assert f"node/{busy} drained" in text
-            assert took >= 5, took  # at least one 5 s retry
-            assert pods_by_node(k).get(busy) is None
-            wait_for("3 Ready pets again", lambda: all_ready(k), 60)
-            assert sorted(pods_by_node(k)[other]) == ["web-0", "web-1", "web-2"]
-            node = k.json("get", "node", busy)
-            assert node["spec"]["unschedulable"] is True
+        # Drain the node with two pets: one at a time, 429 for the second until the first is replaced.
+        placement = pods_by_node(k)
+        busy = n1 if len(placement.get(n1, [])) == 2 else n2
+        other = n2 if busy == n1 else n1
+        evicted = sorted(placement[busy])
+        assert len(evicted) == 2, placement
+        # Without --delete-emptydir-data kubectl refuses (the pets mount an emptyDir); the node stays cordoned.
+        refused = k.run("drain", busy, "--ignore-daemonsets", "--timeout=10s", check=False)
+        assert refused.returncode != 0
+        assert "cannot delete Pods with local storage" in refused.stderr, refused.stderr
+        assert "--delete-emptydir-data" in refused.stderr
+        assert k.json("get", "node", busy)["spec"]["unschedulable"] is True
+        t0 = time.monotonic()
+        proc = k.run("drain", busy, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=90s",
+                     timeout=120, check=False)
+        took = time.monotonic() - t0
+        text = proc.stdout + proc.stderr
+        print(f"kubectl drain ({took:.1f} s):\n{text}")
+        assert proc.returncode == 0, text
+        assert f"node/{busy} already cordoned" in text
+        for name in evicted:
+            assert f"evicting pod default/{name}" in text
+            assert f"pod/{name} evicted" in text
+        assert ("(will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget."
+                in text), text
+        assert any(f'error when evicting pods/"{name}" -n "default" (will retry after 5s)' in text
+                   for name in evicted), text
+        assert f"node/{busy} drained" in text
+        assert took >= 5, took  # at least one 5 s retry
+        assert pods_by_node(k).get(busy) is None
+        wait_for("3 Ready pets again", lambda: all_ready(k), 60)
+        assert sorted(pods_by_node(k)[other]) == ["web-0", "web-1", "web-2"]
+        node = k.json("get", "node", busy)
+        assert node["spec"]["unschedulable"] is True
 
-            # The evictions spent the budget through the API: events and the DisruptionTarget condition.
-            wait_for("PDB back to 1", lambda: pdb_allows(1))
-            k("uncordon", busy)
-            assert not k.json("get", "node", busy)["spec"].get("unschedulable")
+        # The evictions spent the budget through the API: events and the DisruptionTarget condition.
+        wait_for("PDB back to 1", lambda: pdb_allows(1))
+        k("uncordon", busy)
+        assert not k.json("get", "node", busy)["spec"].get("unschedulable")
 
 
 def test_eviction_api_answers(tmp_path):
@@ -348,8 +193,7 @@ def test_eviction_api_answers(tmp_path):
     from kubernetes import client as kc
     from kubernetes import config
 
-    with running_cluster(str(tmp_path), profile="instant", zones=["us-east-1a"], nodes_per_zone=1) as c, \
-            StandInNodeAgent(c, schedule=False, kubelet=not HAVE_KUBELET, allowed_nodes=[]):
+    with running_cluster(str(tmp_path), profile="instant", zones=["us-east-1a"], nodes_per_zone=1) as c:
         api = c.api
         node = c.store.list("nodes")[0][0].name
         k = Kubectl(c.kubeconfig_path, str(tmp_path / "cache"))  # type: ignore[attr-defined]

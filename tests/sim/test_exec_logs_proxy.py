@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import textwrap
-import time
 from typing import Any, Callable
 
 import pytest
@@ -23,7 +22,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
 
 from kubesim import storage
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 NS = "exec"
 
@@ -139,18 +138,7 @@ MANIFESTS = textwrap.dedent(f'''
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except ApiException as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+    return eventually(what, fn, timeout=timeout, interval=every, tolerate=(ApiException,))
 
 
 @pytest.fixture(scope="module")

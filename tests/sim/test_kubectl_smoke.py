@@ -10,12 +10,11 @@ the lines upstream kubectl prints.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable
 
 import pytest
 
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 NS = "smoke"
 MANIFEST = """
@@ -55,14 +54,7 @@ spec:
 
 
 def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return eventually(what, pred, timeout=timeout, interval=interval)
 
 
 @pytest.fixture(scope="module")

@@ -18,24 +18,13 @@ import yaml
 from kubesim.api import Request
 from kubesim.controllers.kubelet import Kubelet
 from kubesim.controllers.kubelet_testing import FakeRuntime
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 NODES = ["us-east-1a-node-1", "us-east-1a-node-2", "us-east-1b-node-1", "us-east-1b-node-2"]
 
 
 def wait_for(fn: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except AssertionError as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return eventually(what, fn, timeout=timeout, interval=interval)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 PROFILE = "instant"
 NS = "default"
@@ -57,14 +57,7 @@ def world(tmp_path):
 
 # -- helpers ----------------------------------------------------------------------------------------------
 def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    return eventually(what, pred, timeout=timeout, interval=interval)
 
 
 def _node_names(c: Any) -> list[str]:

@@ -46,7 +46,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
 
 from kubesim import storage
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 IMAGE = "registry.k8s.io/nginx-slim:0.27"
@@ -106,19 +106,7 @@ def calm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 # -- polling ----------------------------------------------------------------------------------------------
 def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.03) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = pred()
-        except ApiException as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
+    return eventually(what, pred, timeout=timeout, interval=interval, tolerate=(ApiException,))
 
 
 def stays(pred: Callable[[], Any], seconds: float, what: str, interval: float = 0.05) -> None:
@@ -712,7 +700,9 @@ def test_06_multi_attach_on_the_second_node_of_the_zone(tmp_path, release):
         assert p.status.phase == "Pending"
         assert p.status.container_statuses is None or p.status.container_statuses[0].state.waiting.reason == \
             "ContainerCreating"
-        assert w.k("get", "pod", "web-0", "-n", w.ns, "--no-headers").split()[1:3] == ["0/1", "ContainerCreating"]
+        # kubectl prints Pending until node B's kubelet has posted its first status (ContainerCreating)
+        wait_for(lambda: w.k("get", "pod", "web-0", "-n", w.ns, "--no-headers").split()[1:3] ==
+                 ["0/1", "ContainerCreating"], 5, "kubectl shows ContainerCreating")
         assert attachments() == {node_a: True, node_b: False} or attachments() == {node_a: True}
         force_after = w.t.get("force_detach_after")  # 6 min upstream
 

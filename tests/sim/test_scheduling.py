@@ -16,7 +16,7 @@ from kubernetes import client as k8s
 from kubernetes import config
 from kubernetes.client.rest import ApiException
 
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 HEALTH_TOLERATIONS = [{"key": "node.kubernetes.io/unreachable", "operator": "Exists"},
@@ -64,14 +64,7 @@ def apply(kubectl, *objs):
 
 
 def wait_for(fn, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out; last value: {last!r}")
+    return eventually("condition", fn, timeout=timeout, interval=interval)
 
 
 def node_of(kubectl, ns, name):

@@ -4,102 +4,20 @@ Ordered bring-up with claims before pods, ``kubectl rollout status`` messages, s
 3 -> 5 -> 3, a deleted pet coming back with its name and claim, a rolling update in
 descending order, a partition canary, ControllerRevisions and the controller's events.
 
-kubesim's own scheduler and kubelet make pods Running/Ready when they are installed.
-While either is missing, :class:`StandInKubelet` marks the test namespace's pods
-Running and Ready through the API after a short delay (and finalizes terminating
-pods bound to a node), so the StatefulSet controller is exercised either way.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import threading
 import time
 from typing import Any
 
 import pytest
 
-from kubesim import clock
-from kubesim.api import DeleteOptions, Request
-from kubesim.errors import ApiError
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.api import Request
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 NS = "pets"
-
-
-def _has(module: str, attr: str) -> bool:
-    try:
-        return hasattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError:
-        return False
-
-
-REAL_NODES = (_has("kubesim.controllers.kubelet", "Kubelet") and _has("kubesim.runtime.node", "NodeRuntime")
-              and _has("kubesim.controllers.scheduler", "Scheduler"))
-
-
-class StandInKubelet:
-    """Marks pods of one namespace Running and Ready ``delay`` seconds after they appear."""
-
-    def __init__(self, cluster: Any, namespace: str, delay: float = 0.3) -> None:
-        self.api = cluster.api
-        self.ns = namespace
-        self.delay = delay
-        self.seen: dict[str, float] = {}
-        self.ready_order: list[str] = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True, name="stand-in-kubelet")
-
-    def __enter__(self) -> "StandInKubelet":
-        if not REAL_NODES:
-            self._t.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._t.is_alive():
-            self._t.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._tick()
-            except ApiError:
-                pass
-            self._stop.wait(0.02)
-
-    def _tick(self) -> None:
-        now = time.monotonic()
-        for e in self.api.store.list("pods", self.ns)[0]:
-            pod = e.obj()
-            md = pod["metadata"]
-            if md.get("deletionTimestamp"):
-                if (pod.get("spec") or {}).get("nodeName"):
-                    self.api.delete(self.api.rt("pods"), self.ns, md["name"],
-                                    DeleteOptions(grace_period=0, precondition_uid=md["uid"]))
-                continue
-            if (pod.get("status") or {}).get("phase") == "Running":
-                continue
-            first = self.seen.setdefault(md["uid"], now)
-            if now - first >= self.delay:
-                self._start(md["name"])
-
-    def _start(self, name: str) -> None:
-        stamp = clock.rfc3339()
-
-        def run(cur: dict[str, Any]) -> dict[str, Any]:
-            st = cur.setdefault("status", {})
-            st.update(phase="Running", podIP="10.244.0.9", podIPs=[{"ip": "10.244.0.9"}], startTime=stamp)
-            conds = [c for c in st.get("conditions") or [] if c.get("type") not in ("Initialized", "ContainersReady",
-                                                                                         "Ready")]
-            for t in ("Initialized", "ContainersReady", "Ready"):
-                conds.append({"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp})
-            st["conditions"] = conds
-            return cur
-
-        self.api.update_status(self.api.rt("pods"), self.ns, name, run, manager="kubelet")
-        self.ready_order.append(name)
 
 
 class Recorder:
@@ -122,14 +40,7 @@ class Recorder:
 
 
 def wait_for(what: str, fn: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    return eventually(what, fn, timeout=timeout, interval=interval)
 
 
 MANIFEST = """
@@ -173,8 +84,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         c.api.create(c.api.rt("namespaces"), None, {"apiVersion": "v1", "kind": "Namespace",
                                                     "metadata": {"name": NS}}, Request(field_manager="tests"))
         rec = Recorder(c, NS)
-        with StandInKubelet(c, NS) as agent:
-            yield c, kubectl, rec, agent
+        yield c, kubectl, rec
         rec.close()
 
 
@@ -210,14 +120,11 @@ def check_rollout_lines(lines: list[str], final: str) -> None:
 
 
 def test_1_apply_orders_claims_and_pods(world):
-    c, k, rec, agent = world
+    c, k, rec = world
     out = k("apply", "-n", NS, "-f", "-", input=MANIFEST)
     assert "statefulset.apps/web created" in out
     lines = rollout_status(k)
     check_rollout_lines(lines, "partitioned roll out complete: 3 new pods have been updated...")
-    if not REAL_NODES:
-        # with a slow stand-in kubelet, kubectl sees the pets come up one by one
-        assert any(line.startswith("Waiting for") and "pods to be ready..." in line for line in lines), lines
     wait_for("3 ready pets", lambda: all_ready(c, 3))
     pvc_added, pod_added = rec.names("ADDED", "persistentvolumeclaims"), rec.names("ADDED", "pods")
     assert pod_added == ["web-0", "web-1", "web-2"]
@@ -225,8 +132,6 @@ def test_1_apply_orders_claims_and_pods(world):
     for i in range(3):
         assert order.index(("persistentvolumeclaims", f"data-web-{i}")) < order.index(("pods", f"web-{i}"))
     assert pvc_added == ["data-web-0", "data-web-1", "data-web-2"]
-    if not REAL_NODES:
-        assert agent.ready_order[:3] == ["web-0", "web-1", "web-2"]
 
     got = k.json("get", "pod", "web-1", "-n", NS)
     md, spec = got["metadata"], got["spec"]
@@ -247,7 +152,7 @@ def test_1_apply_orders_claims_and_pods(world):
 
 
 def test_2_events_from_statefulset_controller(world):
-    c, k, _, _ = world
+    c, k, _ = world
     events = k.json("get", "events", "-n", NS, "--field-selector", "involvedObject.name=web")["items"]
     msgs = {(e["reason"], e["message"]) for e in events if e["source"].get("component") == "statefulset-controller"}
     assert ("SuccessfulCreate", "create Claim data-web-0 Pod web-0 in StatefulSet web success") in msgs
@@ -258,7 +163,7 @@ def test_2_events_from_statefulset_controller(world):
 
 
 def test_3_scale_up_and_down(world):
-    c, k, rec, _ = world
+    c, k, rec = world
     rec.events.clear()
     k("scale", "sts/web", "-n", NS, "--replicas=5")
     wait_for("5 ready pets", lambda: all_ready(c, 5))
@@ -276,7 +181,7 @@ def test_3_scale_up_and_down(world):
 
 
 def test_4_deleted_pet_comes_back_with_same_name_and_claim(world):
-    c, k, _, _ = world
+    c, k, _ = world
     old = pods(c)["web-1"]
     claim_uid = c.store.get("persistentvolumeclaims", NS, "data-web-1").obj()["metadata"]["uid"]
     k("delete", "pod", "web-1", "-n", NS, "--wait=true", timeout=60)
@@ -288,7 +193,7 @@ def test_4_deleted_pet_comes_back_with_same_name_and_claim(world):
 
 
 def test_5_image_change_rolls_highest_first(world):
-    c, k, rec, _ = world
+    c, k, rec = world
     before = sts_status(c)["currentRevision"]
     rec.events.clear()
     k("set", "image", "sts/web", "-n", NS, "web=registry.k8s.io/nginx-slim:0.28")
@@ -308,7 +213,7 @@ def test_5_image_change_rolls_highest_first(world):
 
 
 def test_6_partition_canary(world):
-    c, k, rec, _ = world
+    c, k, rec = world
     k("patch", "sts/web", "-n", NS, "--type=merge", "-p",
       json.dumps({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 2}}}}))
     current = sts_status(c)["currentRevision"]
@@ -336,7 +241,7 @@ def test_6_partition_canary(world):
 
 def test_6b_rollout_undo_reuses_the_old_revision(world):
     """ST-19: a revert bumps the matching ControllerRevision's number instead of making a new one."""
-    c, k, _, _ = world
+    c, k, _ = world
     before = {r["metadata"]["name"]: r for r in k.json("get", "controllerrevisions", "-n", NS)["items"]}
     history_out = k("rollout", "history", "sts/web", "-n", NS)
     assert [line.split()[0] for line in history_out.splitlines()[2:] if line.strip()] == ["1", "2", "3"]
@@ -356,7 +261,7 @@ def test_6b_rollout_undo_reuses_the_old_revision(world):
 def test_7_official_client_reads_status(world):
     from kubernetes import client, config
 
-    c, _, _, _ = world
+    c, _, _ = world
     api = config.new_client_from_config(config_file=c.kubeconfig_path)
     try:
         got = client.AppsV1Api(api).read_namespaced_stateful_set("web", NS)
@@ -375,7 +280,7 @@ def test_8_claim_being_deleted_blocks_the_pet(world):
     A test finalizer holds the claim in Terminating; pvc-protection alone would let it go
     as soon as the old pod is gone, which races the controller's next sync.
     """
-    c, k, rec, _ = world
+    c, k, rec = world
     hold = "kubekit.io/test-hold"
     old_uid = c.store.get("persistentvolumeclaims", NS, "data-web-2").obj()["metadata"]["uid"]
     k("patch", "pvc", "data-web-2", "-n", NS, "--type=json", "-p",
@@ -426,7 +331,7 @@ spec:
 
 def test_9_parallel_and_when_scaled_delete(world):
     """ST-11 + ST-22: Parallel creates without waiting; whenScaled=Delete removes the condemned pet's claim."""
-    c, k, rec, _ = world
+    c, k, rec = world
     rec.events.clear()
     k("apply", "-n", NS, "-f", "-", input=RETAINED)
 

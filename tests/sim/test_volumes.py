@@ -20,7 +20,7 @@ from kubernetes import config
 from kubesim import storage
 from kubesim.controllers import attachdetach as ad
 from kubesim.controllers import volumes as vol
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 NODE_A, NODE_B = "us-east-1b-node-1", "us-east-1b-node-2"
 
@@ -51,18 +51,7 @@ def ns(core, request):
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except Exception as exc:  # not there yet
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return eventually(what, fn, timeout=timeout)
 
 
 def pvc_yaml(name: str, cls: str | None = None, size: str = "1Gi") -> str:

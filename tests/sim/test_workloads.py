@@ -21,7 +21,7 @@ from kubesim import clock
 from kubesim.api import DeleteOptions
 from kubesim.cluster import Cluster, NodeSpec
 from kubesim.errors import ApiError
-from kubesim.testing import Kubectl, running_cluster
+from kubesim.testing import Kubectl, running_cluster, eventually
 
 
 class FakeNodes:
@@ -140,14 +140,7 @@ def k(kubectl: Kubectl, namespace: str) -> Callable[..., str]:
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+    return eventually(what, fn, timeout=timeout)
 
 
 def events(k: Callable[..., str], kind: str | None = None, name: str | None = None) -> list[tuple[str, str, str]]:

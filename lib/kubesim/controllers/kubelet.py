@@ -1,7 +1,9 @@
 """The simulated kubelet: one agent per node, driving a container runtime (issue 3).
 
-``Kubelet(ctx, node_name, runtime)`` with ``start()`` / ``stop()``. One worker thread per
-node runs a deduplicating work queue (``base.Controller``); its items are the node's pods
+``Kubelet(ctx, node_name, runtime)`` with ``start()`` / ``stop()``. Each node has its own
+deduplicating work queue (``base.Controller``), run one item at a time by the cluster's shared
+node-agent threads (``base.WorkerPool``, ``ctx.extra["kubelet_pool"]``; a thread of its own when
+there is no pool); its items are the node's pods
 (``("pod", ns, name)``) and a few timers: ``boot``, ``node`` (status), ``lease``, ``relist``
 (poll the runtime for containers that ended, PLEG's job) and ``power`` (fault changes).
 
