@@ -90,8 +90,11 @@ def messages(kubectl: Kubectl, ns: str, name: str) -> list[tuple[str, str, str]]
 
 # -- nodes and leases -------------------------------------------------------------------------------
 def test_nodes_are_ready_with_kubelet_status(sim, kubectl):
-    rows = kubectl("get", "nodes", "--no-headers").splitlines()
-    assert len(rows) == 4 and all(r.split()[1] == "Ready" for r in rows), rows
+    def all_ready() -> list[str]:
+        rows = kubectl("get", "nodes", "--no-headers").splitlines()
+        return rows if len(rows) == 4 and all(r.split()[1] == "Ready" for r in rows) else []
+
+    wait_for(all_ready, "4 Ready nodes")  # a kubelet's first status can trail its boot on a busy machine
     node = kubectl.json("get", "node", NODES[0])
     st = node["status"]
     ready = [c for c in st["conditions"] if c["type"] == "Ready"][0]
