@@ -300,3 +300,26 @@ def test_message_follows_the_emulated_version(tmp_path):
         assert wait_for(lambda: failed_scheduling(k, "default", "tainted")) == (
             "0/1 nodes are available: 1 node(s) had untolerated taint(s). no new claims to deallocate, preemption: "
             "0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
+
+
+def test_spread_counts_pods_whose_claims_are_still_binding(cluster, kubectl, ns):
+    """Parallel pets with WaitForFirstConsumer claims: a pod assumed on a node while its
+    claim is provisioned still counts for topology spread (the cache's AssumePod), even when
+    a PVC event rebuilds the scheduler's snapshot in between (kubernetes/kubernetes
+    pkg/scheduler/internal/cache/cache.go AssumePod; the assumed pod stays in the cache
+    until the bind is confirmed or the assumption expires)."""
+    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+               "labelSelector": {"matchLabels": {"app": "pets"}}}]
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "pets", "namespace": ns},
+           "spec": {"serviceName": "pets", "replicas": 3, "podManagementPolicy": "Parallel",
+                    "selector": {"matchLabels": {"app": "pets"}},
+                    "template": {"metadata": {"labels": {"app": "pets"}},
+                                 "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                                          "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                                          "topologySpreadConstraints": spread, "tolerations": HEALTH_TOLERATIONS}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                              "spec": {"accessModes": ["ReadWriteOnce"],
+                                                       "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    apply(kubectl, sts)
+    nodes = [wait_for(lambda i=i: node_of(kubectl, ns, f"pets-{i}"), timeout=30) for i in range(3)]
+    assert sorted(n.rsplit("-node-", 1)[0] for n in nodes) == ZONES, nodes

@@ -262,7 +262,9 @@ class Scheduler(Controller):
             return self._snap
         pods: list[PodInfo] = [p for p in self._objects("pods", info=True) if counts_on_node(p)]
         with self._lock:
-            assumed = [a.info for a in self._assumed.values()]
+            # an assumed pod keeps its place across a rebuild (the cache's AssumePod holds it on the
+            # node until the bind is confirmed: pkg/scheduler/internal/cache/cache.go)
+            assumed = [dataclasses.replace(a.info, node_name=a.node) for a in self._assumed.values()]
         self._snap = framework.Snapshot.build(
             self._objects("nodes"), pods + assumed, pvcs=self._objects("persistentvolumeclaims"),
             pvs=self._objects("persistentvolumes"), storage_classes=self._objects("storage.k8s.io/storageclasses"),
