@@ -8,12 +8,13 @@
 #   make venv    (re)install .venv/ from requirements/lock.txt
 #   make lock    regenerate requirements/lock.txt from requirements/requirements.in
 #   make snapshots  re-execute notebooks/ against a fresh sandbox and store stripped outputs
+#   make docs    execute notebooks/ against a fresh sandbox into a static site under site/
 #   make clean   stop the sandbox, remove runs, results, caches and sandbox state
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-py test-nbval lab bench lock snapshots clean distclean
+.PHONY: help venv run test test-py test-nbval browser-deps lab bench lock snapshots docs clean distclean
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -35,7 +36,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP_NOISE := 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 
 help:
-	@sed -n '1,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
@@ -77,8 +78,19 @@ test: venv
 	exit $$rc
 
 # pytest over tests/; tests that need a sandbox start their own (tests/conftest.py).
-test-py: venv
+test-py: venv browser-deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=10 $(PYTEST_ARGS) tests
+
+# Debian's chromium for tests/browser (JupyterLab driven by Playwright; Playwright's own browsers
+# are never downloaded). Installed only when missing and we are root with apt-get; otherwise, or if
+# apt fails, say so and go on: the browser test then skips with the reason. (.ci/run installs it hard.)
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (Debian) for tests/browser"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium >/dev/null; } || echo "could not install chromium: tests/browser will be skipped"; \
+	else echo "chromium is not installed (apt-get install chromium as root): tests/browser will be skipped"; fi
 
 # nbval: re-execute the committed notebooks against a fresh sandbox and compare
 # their stored outputs (strict), through the shared sanitizer file.
@@ -87,14 +99,9 @@ test-nbval: venv
 	$(call with_sandbox,$(PY) -m pytest -p no:xdist --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval-sanitize.cfg $(PYTEST_ARGS) $(NOTEBOOKS),rm -rf "$$home")
 
+# `kubekit lab` starts the sandbox when it is not running (and stops it on exit), then JupyterLab.
 lab: venv
-	@export PATH="$(VENV)/bin:$$PATH"; \
-	$(call with_sandbox,\
-	  export JUPYTER_TOKEN=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
-	  echo "JupyterLab: http://127.0.0.1:$(LAB_PORT)/lab?token=$$JUPYTER_TOKEN"; \
-	  $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) \
-	    --ServerApp.port_retries=0 --ServerApp.root_dir=$(NOTEBOOKS) \
-	    $$([ "$$(id -u)" = 0 ] && echo --allow-root))
+	@$(KUBEKIT) lab --port $(LAB_PORT) --notebooks $(NOTEBOOKS)
 
 bench: venv
 	@mkdir -p bench/results; shopt -s nullglob; files=(bench/*.py); rc=0; \
@@ -120,9 +127,16 @@ snapshots: venv
 	$(call with_sandbox,$(PY) tools/strip_notebook.py --execute \
 	  $$(find $(NOTEBOOKS) -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort),rm -rf "$$home")
 
+# The site: index.html (lesson order, duration, status; date and versions) + one HTML page per
+# notebook. kubekit starts and stops its own sandbox in a temporary home; exit 1 if a notebook failed.
+docs: venv
+	@start=$$SECONDS; rc=0; \
+	$(KUBEKIT) docs build --output site --notebooks $(NOTEBOOKS) || rc=$$?; \
+	echo "make docs: $$([ $$rc = 0 ] && echo ok || echo FAILED) in $$((SECONDS - start)) s"; exit $$rc
+
 clean:
 	@if [ -x $(KUBEKIT) ]; then $(KUBEKIT) sandbox down; fi
-	rm -rf runs bench/results .pytest_cache .hypothesis build "$(KUBEKIT_HOME)"
+	rm -rf runs site bench/results .pytest_cache .hypothesis build "$(KUBEKIT_HOME)"
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -122,6 +122,11 @@ class Client:
         return json.loads(r.data)
 
 
+def _cpu(proc: "psutil.Process") -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
@@ -280,12 +285,16 @@ def bench_scale(workdir: str, sets: int = 10, replicas: int = 100, zones: int = 
         lists: list[float] = []
         rss: list[float] = []
         progress: list[tuple[float, int]] = []
+        proc = psutil.Process(s.proc.pid)  # type: ignore[union-attr]
+        load0 = os.getloadavg()[0]
+        cpu_start = _cpu(proc)
         t0 = time.perf_counter()
         for i in range(sets):
             c.create(f"/apis/apps/v1/namespaces/{NS}/statefulsets",
                      statefulset(f"s{i}", replicas, parallel=True, volumes=False))
         created_s = time.perf_counter() - t0
         done = None
+        cpu_done = None
         deadline = t0 + 240
         while time.perf_counter() < deadline:
             t = time.perf_counter()
@@ -298,6 +307,7 @@ def bench_scale(workdir: str, sets: int = 10, replicas: int = 100, zones: int = 
             rss.append(s.rss_mb())
             if ready >= total:
                 done = time.perf_counter() - t0
+                cpu_done = _cpu(proc) - cpu_start
                 break
             time.sleep(0.2)
         # A few LISTs of the settled cluster too.
@@ -311,17 +321,21 @@ def bench_scale(workdir: str, sets: int = 10, replicas: int = 100, zones: int = 
         rv0 = int(c.get("/api/v1/namespaces/default/configmaps")["metadata"]["resourceVersion"])
         time.sleep(2.0)
         rv1 = int(c.get("/api/v1/namespaces/default/configmaps")["metadata"]["resourceVersion"])
-        proc = psutil.Process(s.proc.pid)  # type: ignore[union-attr]
-        cpu0 = proc.cpu_times()
+        load1 = os.getloadavg()[0]
+        cpu0 = _cpu(proc)
         time.sleep(2.0)
-        cpu1 = proc.cpu_times()
-        idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / 2.0
+        idle_cpu = (_cpu(proc) - cpu0) / 2.0
     finally:
         s.stop()
     return {"scale": {
         "nodes": zones * per_zone, "pods": total, "statefulsets": sets, "profile": "instant",
         "serve_to_ready_s": serve_s, "nodes_ready_s": nodes_s, "create_statefulsets_s": created_s,
         "all_ready_s": done, "target_all_ready_s": 30.0,
+        # The server's CPU seconds from the first create to all Ready: comparable on a loaded machine
+        # (the server is one process bound by one GIL, so on an idle machine wall ~ this).
+        "all_ready_server_cpu_s": None if cpu_done is None else round(cpu_done, 2),
+        "load_1m": {"start": round(load0, 2), "end": round(load1, 2)},
+        "machine_loaded": max(load0, load1) > (os.cpu_count() or 1),
         "list_pods_during_ms": {"p50": 1000 * pct(lists, 0.5), "p95": 1000 * pct(lists, 0.95), "n": len(lists),
                                 "target_p50": 100},
         "list_pods_settled_ms": {"p50": 1000 * pct(settled, 0.5)},

@@ -42,6 +42,8 @@ def strip(nb: Any) -> Any:
         if set(cell.metadata.get("tags", [])) & set(DROP_CELL_TAGS):
             continue
         for key in VOLATILE_CELL_METADATA:
+            if key == "collapsed" and cell.metadata.get("jupyter", {}).get("source_hidden"):
+                continue  # an exercise's answer cell: collapsed on purpose
             cell.metadata.pop(key, None)
         if cell.cell_type == "code":
             if cell.get("execution_count") is not None:

@@ -5,8 +5,12 @@
     kubekit sandbox up [--zones N|a,b,c] [--nodes-per-zone N] [--clusters N] [--regions R,..] [--empty] [--profile P]
     kubekit sandbox down | status | env | reset | members
     kubekit sandbox isolate NAME [--mode timeout|reset] | restore NAME
+    kubekit sandbox save NAME [--force] | restore NAME | checkpoints [--json] | delete-checkpoint NAME
+    kubekit docs build [--output site] [--notebooks NOTEBOOK|DIR...] [--no-sandbox]
+    kubekit lab [--port N] [--notebooks DIR] [--token T] [--clusters N] [--no-sandbox]
     kubekit eks-token --cluster-name NAME [--region R] [--target sandbox|aws|aws:PROFILE]
     kubekit federation run [--host-context C] [--kubeconfig K] [--resync S] [--once]
+    kubekit drill list [--json] | run NAME [--context C ...] [-p NAME VALUE ...] [--output-root runs]
 
 Exit codes: 0 success; 1 a runbook failed (a cell raised or a check failed),
 or the sandbox could not be started/stopped, or ``sandbox status`` found it
@@ -137,6 +141,9 @@ def _sandbox(args: argparse.Namespace) -> int:
             sys.stdout.write(sandbox.env())
         elif args.action == "members":
             print(json.dumps(sandbox.members(), indent=2))
+        elif args.action in ("save", "checkpoints", "delete-checkpoint") or (
+                args.action == "restore" and _restores_checkpoint(args)):
+            return _checkpoint(args)
         elif args.action in ("isolate", "restore"):
             out = sandbox.set_reachable(args.name, args.action == "restore", mode=args.mode, region=args.region)
             state = "reachable again" if out["reachable"] else f"unreachable ({args.mode})"
@@ -145,6 +152,87 @@ def _sandbox(args: argparse.Namespace) -> int:
         print(f"kubekit: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _restores_checkpoint(args: argparse.Namespace) -> bool:
+    """``sandbox restore NAME``: a checkpoint's name wins unless NAME is a running cluster (its reachability)."""
+    from kubekit import sandbox
+    from kubekit.sandbox import checkpoint
+
+    if args.checkpoint:
+        return True
+    is_checkpoint = any(c.name == args.name for c in checkpoint.checkpoints())
+    state = sandbox.status()
+    is_cluster = args.name in {c.get("name") for c in state.get("clusters") or []} and state["state"] == "running"
+    if is_checkpoint and is_cluster:
+        raise sandbox.SandboxError(f"{args.name!r} is both a checkpoint and a cluster: "
+                                   f"`kubekit sandbox restore --checkpoint {args.name}` restores the checkpoint")
+    return is_checkpoint or not is_cluster  # neither: the checkpoint error lists the names that exist
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    """``kubekit sandbox save|restore|checkpoints|delete-checkpoint``: whole-world checkpoints."""
+    from kubekit.sandbox import checkpoint
+
+    if args.action == "save":
+        ck = checkpoint.save(args.name, overwrite=args.force)
+        print(f"saved checkpoint {ck.name}: {len(ck.clusters)} cluster(s) ({', '.join(ck.clusters) or 'none'}), "
+              f"{ck.size_bytes / 1e6:.1f} MB, {ck.aws_requests} AWS requests")
+    elif args.action == "restore":
+        done = checkpoint.restore(args.name)
+        where = f"sandbox restarted on it (away {done.downtime_s:.1f} s)" if done.was_running else \
+            "start it with `kubekit sandbox up`"
+        print(f"restored checkpoint {done.checkpoint.name} ({done.checkpoint.created}) in {done.seconds:.1f} s; {where}")
+    elif args.action == "delete-checkpoint":
+        checkpoint.delete(args.name)
+        print(f"deleted checkpoint {args.name}")
+    else:
+        found = checkpoint.checkpoints()
+        if args.json:
+            print(json.dumps([c.to_dict() for c in found], indent=2))
+        elif not found:
+            print("no checkpoints (make one with `kubekit sandbox save NAME`)")
+        else:
+            rows = [("NAME", "CREATED", "SIZE", "CLUSTERS")] + [
+                (c.name, c.created, f"{c.size_bytes / 1e6:.1f} MB", ", ".join(c.clusters) or "-") for c in found]
+            widths = [max(len(r[i]) for r in rows) for i in range(3)]
+            for r in rows:
+                print("  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3])
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    """``kubekit docs build``: execute the notebooks against a fresh sandbox into a static site."""
+    from kubekit import docs
+    from kubekit.errors import KitError
+
+    try:
+        site = docs.build(args.notebooks, output=args.output, timeout=args.timeout, with_sandbox=not args.no_sandbox)
+    except (KitError, OSError) as exc:
+        print(f"kubekit: {exc}", file=sys.stderr)
+        return 2
+    for page in site.pages:
+        print(f"  {page.status:<6} {page.duration_s:7.1f}s  {page.title}  ({page.html})")
+    print(f"site: {site.index} ({len(site.pages)} notebooks, {site.failed} failed, {site.duration_s:.0f} s)")
+    return 0 if site.failed == 0 else 1
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """``kubekit lab``: the sandbox (unless running), then JupyterLab on 127.0.0.1; prints the URL with its token."""
+    from kubekit import lab, sandbox
+    from kubekit.errors import InvalidParameter, KitError
+
+    try:
+        opts = lab.options(args.notebooks, port=args.port, token=args.token, sandbox=not args.no_sandbox,
+                           clusters=args.clusters, timeout=args.timeout)
+    except InvalidParameter as exc:
+        print(f"kubekit lab: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return lab.run(opts)
+    except (KitError, sandbox.SandboxError, OSError) as exc:
+        print(f"kubekit lab: {exc}", file=sys.stderr)
+        return 1
 
 
 def _eks_token(args: argparse.Namespace) -> int:
@@ -246,12 +334,22 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sb_sub.add_parser(action, help=help_text)
     for action, help_text in (("isolate", "make a cluster's API server unreachable, as a lost cluster's"),
-                              ("restore", "make an isolated cluster's API server answer again")):
+                              ("restore", "restore checkpoint NAME (the whole world), or make isolated cluster "
+                                          "NAME's API server answer again")):
         p = sb_sub.add_parser(action, help=help_text)
-        p.add_argument("name", help="cluster name, e.g. member-us-east-1b")
+        p.add_argument("name", help="cluster name, e.g. member-us-east-1b (restore: or a checkpoint's name)")
         p.add_argument("--region", default=None, help="only needed when two regions have a cluster of that name")
         p.add_argument("--mode", default="timeout", choices=("timeout", "reset"),
                        help="isolate: new connections time out (default) or are reset at once")
+        p.add_argument("--checkpoint", action="store_true", help=argparse.SUPPRESS if action == "isolate" else
+                       "restore: NAME is a checkpoint even if a cluster has that name")
+    sb_save = sb_sub.add_parser("save", help="save the whole world (AWS, clusters, volume data) as checkpoint NAME")
+    sb_save.add_argument("name", help="checkpoint name, e.g. after-02")
+    sb_save.add_argument("--force", action="store_true", help="replace a checkpoint of that name")
+    sb_list = sb_sub.add_parser("checkpoints", help="list the checkpoints (name, date, size, clusters)")
+    sb_list.add_argument("--json", action="store_true")
+    sb_del = sb_sub.add_parser("delete-checkpoint", help="remove checkpoint NAME")
+    sb_del.add_argument("name")
     sb.set_defaults(func=_sandbox)
 
     fd = sub.add_parser("federation", help="the federation controller over member clusters")
@@ -263,6 +361,29 @@ def build_parser() -> argparse.ArgumentParser:
     fd_run.add_argument("--resync", type=float, default=1.0, help="seconds between passes")
     fd_run.add_argument("--once", action="store_true", help="one pass, print a JSON report, exit")
     fd_run.set_defaults(func=_federation)
+
+    from kubekit.drills.cli import add_parser as add_drill_parser
+
+    add_drill_parser(sub)
+
+    dc = sub.add_parser("docs", help="documentation snapshots").add_subparsers(dest="action", required=True)
+    dc_build = dc.add_parser("build", help="execute every notebook against a fresh sandbox into a static site")
+    dc_build.add_argument("--output", default="site", help="the site's directory (default: site)")
+    dc_build.add_argument("--notebooks", nargs="+", default=["notebooks"], metavar="NOTEBOOK",
+                          help="notebook files or directories, in lesson order (default: notebooks)")
+    dc_build.add_argument("--timeout", type=float, default=600.0, help="per-cell timeout in seconds")
+    dc_build.add_argument("--no-sandbox", action="store_true", help="do not start a sandbox (notebooks that need none)")
+    dc_build.set_defaults(func=_docs)
+
+    lb = sub.add_parser("lab", help="the sandbox, then JupyterLab on 127.0.0.1 with the notebooks (prints the URL)")
+    lb.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (default 8888; 0: any free port)")
+    lb.add_argument("--notebooks", default="notebooks", help="directory JupyterLab opens (default: notebooks)")
+    lb.add_argument("--token", default=None, help="access token (default: $JUPYTER_TOKEN, else a random one)")
+    lb.add_argument("--clusters", type=int, default=0, metavar="N",
+                    help="member clusters for a sandbox started here (lesson 03 adds them when missing)")
+    lb.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox (real clusters only)")
+    lb.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for JupyterLab to answer")
+    lb.set_defaults(func=_lab)
 
     tok = sub.add_parser("eks-token", help="print an EKS token (ExecCredential), like `aws eks get-token`")
     tok.add_argument("--cluster-name", required=True)

@@ -430,6 +430,9 @@ def run(
     result.files = {"notebook": None, "html": None}
     if out_nb.exists():
         result.files["notebook"] = out_nb.name
+        from .secrets_scan import redact_file
+
+        redact_file(out_nb)  # credentials, tokens, account ids never reach a run record (nor its HTML)
         executed = nbformat.read(str(out_nb), as_version=4)
         if result.error is not None and result.error.get("cell_index") is None:
             result.error["cell_index"] = _last_started_cell(executed)
@@ -443,6 +446,9 @@ def run(
     record["parameters"] = {
         k: (REDACTED if SECRET_NAME.search(k) and v not in (None, "") else v) for k, v in record["parameters"].items()
     }
+    from .secrets_scan import redact_data
+
+    record, _ = redact_data(record)
     (run_dir / RESULT_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     return result
 

@@ -432,6 +432,20 @@ class LeaseTracker:
                                          {"interval": round(self.interval[name], 4)})))
         return out
 
+    def expired(self, name: str) -> list[tuple[float, Change]]:
+        """The node lifecycle controller found this lease expired (Ready=Unknown): renewals stopped.
+
+        Flags it now if :meth:`check` has not yet (its threshold follows the observed interval, which
+        a busy machine stretches past the controller's grace period), dated at the last renewal seen.
+        """
+        if name in self.stopped or name not in self.last:
+            return []
+        seen = self.last[name][0]
+        self.stopped[name] = seen
+        return [(seen, Change("kubelet", "lease-renewals-stopped", node_ref(name),
+                              "last renewal seen; the node lifecycle controller found the lease expired",
+                              {"interval": round(self.interval.get(name, 0.0), 4)}))]
+
     def deleted(self, name: str) -> None:
         self.last.pop(name, None)
         self.stopped.pop(name, None)
@@ -581,6 +595,9 @@ class _Watch(threading.Thread):
         for ch in changes:
             if resync:
                 ch = ch._replace(fields={**ch.fields, "resync": True})
+            if ch.what == "node-not-ready" and ch.fields.get("status") == "Unknown":
+                for at, stopped in self.cw.leases.expired(ch.object.split("/", 1)[-1]):
+                    self.tl._record(self.cw.name, stopped, at)
             self.tl._record(self.cw.name, ch, now)
 
     def _event(self, ev: Obj) -> None:

@@ -416,11 +416,11 @@ class Api:
                 return self._served(rt, old)
             if req.dry_run:
                 return self._served(rt, new)
-            if self._finalized(new):
-                return self._remove(rt, entry, new)
             try:
+                if self._finalized(new):  # the last finalizer went: the object goes now
+                    return self._remove(rt, entry, new)
                 updated = self.store.update(rt.key, ns, name, new, expect_rv=entry.rv)
-            except StaleResourceVersion:
+            except StaleResourceVersion:  # someone wrote in between: read again and retry (GuaranteedUpdate)
                 if expect_rv is not None:
                     raise Conflict(rt.plural, rt.group, name)
                 continue

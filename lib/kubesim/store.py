@@ -169,6 +169,10 @@ class Store:
                  history: int = 20_000) -> None:
         self._lock = threading.RLock()
         self._objects: dict[str, dict[tuple[str, str], Entry]] = {}
+        # LIST order is kept per key until the next write to it: node agents, controllers and
+        # clients list the same pods many times between two pod writes (leases do not touch it).
+        self._sorted: dict[str, list[Entry]] = {}
+        self._gen: dict[str, int] = {}  # writes per key, so a sort done outside the lock is kept only if current
         self._rv = 0
         self._history: deque[Event] = deque(maxlen=history)
         self._compacted = 0  # events with rv <= this are gone from history
@@ -378,17 +382,23 @@ class Store:
     def list(self, key: str, namespace: str | None = None) -> tuple[list[Entry], int]:
         """Entries sorted by (namespace, name) byte-wise, and the revision they were read at."""
         with self._lock:
-            bucket = self._objects.get(key, {})
-            if namespace:
-                items = [e for (ns, _), e in bucket.items() if ns == namespace]
-            else:
-                items = list(bucket.values())
             rv = self._rv
-        if all(e.namespace.isascii() and e.name.isascii() for e in items):
-            items.sort(key=_NS_NAME)  # ASCII: str order is byte order, without encoding every key
-        else:
-            items.sort(key=lambda e: (e.namespace.encode(), e.name.encode()))
-        return items, rv
+            ordered = self._sorted.get(key)
+            if ordered is None:
+                items = list(self._objects.get(key, {}).values())
+                gen = self._gen.get(key, 0)
+        if ordered is None:
+            if all(e.namespace.isascii() and e.name.isascii() for e in items):
+                items.sort(key=_NS_NAME)  # ASCII: str order is byte order, without encoding every key
+            else:
+                items.sort(key=lambda e: (e.namespace.encode(), e.name.encode()))
+            with self._lock:
+                if self._gen.get(key, 0) == gen:  # no write to this key since the copy: keep the order
+                    self._sorted[key] = items
+            ordered = items
+        if namespace:
+            return [e for e in ordered if e.namespace == namespace], rv
+        return list(ordered), rv
 
     def count(self, key: str | None = None) -> int:
         with self._lock:
@@ -413,6 +423,8 @@ class Store:
         raw = _dumps(obj)
         entry = self._entry(key, ns, name, rv, raw, obj)
         bucket = self._objects.setdefault(key, {})
+        self._sorted.pop(key, None)
+        self._gen[key] = self._gen.get(key, 0) + 1
         if kind == "DELETED":
             bucket.pop((ns, name), None)
         else:

@@ -63,6 +63,7 @@ def test_aws_state_survives_down_and_up_with_the_same_ids(home: Path) -> None:
     sandbox.up(home=home, empty=True)
     ec2 = _ec2(home)
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    _check_eks_tokens(home, times=3)  # not recorded: they must not shift the ids drawn after them
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1b")["Subnet"]["SubnetId"]
     sandbox.down(home=home)
     sandbox.up(home=home, empty=True)
@@ -73,6 +74,18 @@ def test_aws_state_survives_down_and_up_with_the_same_ids(home: Path) -> None:
     assert ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"] != vpc
     sandbox.reset(home=home)
     assert not (home / "aws").exists() and sandbox.status(home=home)["state"] == "stopped"
+
+
+def _check_eks_tokens(home: Path, times: int) -> None:
+    """What kubesim does for every new EKS token: replay its presigned STS GetCallerIdentity URL."""
+    from kubekit.aws.target import Target
+    from kubekit.aws.token import get_token
+    from kubekit.sandbox.ekstoken import EksTokenVerifier
+
+    verifier = EksTokenVerifier(control._read_record(home).endpoint, "sandbox")
+    for _ in range(times):
+        token = get_token(Target("sandbox", home=str(home)), "sandbox", "us-east-1")["status"]["token"]
+        assert verifier(token)
 
 
 def test_a_stale_record_never_signals_a_stranger(home: Path) -> None:

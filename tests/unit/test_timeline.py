@@ -201,3 +201,15 @@ def test_entry_round_trip() -> None:
     d = e.to_dict()
     assert set(d) == {"time", "source", "cluster", "object", "what", "detail", "fields", "t"}
     assert Entry.from_dict(d) == e
+
+
+def test_an_expired_lease_is_flagged_when_the_node_goes_unknown_before_the_gap_check() -> None:
+    lt = LeaseTracker(min_gap=0.05)
+    for i in range(5):  # renewals every 1 s, stretched by a busy machine: the threshold is 3 x interval
+        lt.renewed("n1", f"r{i}", 10.0 + i * 1.4)
+    last = 10.0 + 4 * 1.4
+    assert lt.check(last + 2.0) == []  # the controller's grace is shorter than the tracker's threshold
+    flagged = lt.expired("n1")
+    assert [(at, c.what, c.object) for at, c in flagged] == [(last, "lease-renewals-stopped", "node/n1")]
+    assert lt.expired("n1") == [] and lt.check(last + 10.0) == []  # once
+    assert lt.expired("unknown-node") == []

@@ -343,7 +343,9 @@ class Drill:
 
 
 _CATALOGUE: dict[str, type[Drill]] = {}
-_BUILTIN_MODULES = ("kubekit.drills.nodestop",)
+_BUILTIN_MODULES = ("kubekit.drills.nodestop", "kubekit.drills.petkill", "kubekit.drills.badrollout",
+                    "kubekit.drills.drain", "kubekit.drills.nodeterminate", "kubekit.drills.zoneoutage",
+                    "kubekit.drills.memberloss", "kubekit.drills.controllerloss", "kubekit.drills.migration")
 
 
 def register(cls: type[Drill]) -> type[Drill]:
@@ -547,6 +549,7 @@ def _run_steps(drill: Drill, ctx: DrillContext, res: DrillResult, slack: float) 
             res.status = "failed"
             res.error = "steady state not met before the fault: " + "; ".join(
                 f"{c.name}: {c.detail}" for c in res.steady_before if not c.passed)
+            _safe_cleanup(drill, ctx, res)  # prepare made things: never leave them behind
             return
         # 4. load (started before the fault so the ledger has a baseline)
         if ctx.ledger is not None:

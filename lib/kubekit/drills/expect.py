@@ -42,7 +42,22 @@ Rules (sources: ../shared/reference/federation-drills.md §0, §6(b); sim-fideli
   one period (20 s) and the attach/detach controller detaches their volumes without waiting
   the 6 min; the StatefulSet recreates the pet;
 - **pod delete** (kubectl delete pod): graceful termination within terminationGracePeriodSeconds
-  (30 s), recreated at once under the same name by its StatefulSet.
+  (30 s), recreated at once under the same name by its StatefulSet;
+- **bad rollout** (a RollingUpdate with a partition to an image that cannot be pulled): the
+  StatefulSet controller replaces the highest ordinal at once; its new pod fails the pull
+  (``ErrImagePull``, then ``ImagePullBackOff`` within the first image back-off, 10 s) and never
+  becomes Ready; the rollout stops there: no pet below it is touched, neither the other canary
+  ordinals (it waits for the broken pet) nor those below the partition. Reverting the template is
+  not enough: the broken pets must also be deleted (statefulset.md "Forced rollback");
+- **node drain** (kubectl drain: cordon, then the eviction API for each pod): with a
+  PodDisruptionBudget allowing ``m`` disruptions, the first ``m`` evictions are accepted at once
+  and the others answered 429; kubectl retries every 5 s, so the k-th pet leaves only once an
+  earlier one is Ready again on another node (same zone: the volume is zonal);
+- **zone outage** (every instance of a zone stopped): the node-lost rules above for every node
+  of the zone, with the zone states deciding the eviction rate; pets whose volume is in that
+  zone have nowhere to go (volume node affinity) and stay Terminating;
+- **node group replacement** (an instance of a managed node group terminated): EC2 Auto Scaling
+  launches a replacement instance in the same zone (budget, not a flag).
 """
 
 from __future__ import annotations
@@ -66,7 +81,9 @@ NODE_TERMINATE = "node-terminate"    # EC2 TerminateInstances: Node deleted by t
 NODE_PARTITION = "node-partition"    # kubelet unreachable, instance running
 OUT_OF_SERVICE = "out-of-service"    # the operator's taint on a shut-down node
 POD_DELETE = "pod-delete"            # kubectl delete pod
-FAULT_KINDS = (NODE_STOP, NODE_TERMINATE, NODE_PARTITION, OUT_OF_SERVICE, POD_DELETE)
+BAD_ROLLOUT = "bad-rollout"          # RollingUpdate (partition) to an image that cannot be pulled
+NODE_DRAIN = "node-drain"            # kubectl drain: cordon + eviction API under a PDB
+FAULT_KINDS = (NODE_STOP, NODE_TERMINATE, NODE_PARTITION, OUT_OF_SERVICE, POD_DELETE, BAD_ROLLOUT, NODE_DRAIN)
 
 TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
 TAINT_NOT_READY = "node.kubernetes.io/not-ready"
@@ -117,6 +134,13 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          "federation-drills §6(b) D1 pass criterion 'Ready < X s (e.g. 60 s + image pull)'"),
     Knob("volume_detach_budget", 10.0, "budget: attach/detach reconciler (100 ms loop) + EBS DetachVolume",
          "pkg/controller/volume/attachdetach reconciler; sim-fidelity SV-10"),
+    Knob("image_pull_backoff", 10.0, "kubelet image pull back-off (initial 10 s, doubling, max 300 s)",
+         "pkg/kubelet/kubelet.go backOffPeriod / MaxImageBackOff; kubernetes/website images.md 'ImagePullBackOff'"),
+    Knob("drain_retry", 5.0, "kubectl drain: a refused (429) eviction is retried every 5 s",
+         "kubernetes/kubectl pkg/drain/drain.go evictPods '(will retry after 5s)' (tests/sim/test_drain.py)"),
+    Knob("asg_replace_budget", 60.0, "budget: EC2 Auto Scaling replaces a terminated node-group instance "
+         "(health check + RunInstances)", "docs.aws.amazon.com/autoscaling/ec2/userguide/"
+         "ec2-auto-scaling-health-checks.html (federation-drills §6(b) D4 'ASG replaces the instance')"),
 )}
 
 RULE_SOURCES = {
@@ -128,6 +152,19 @@ RULE_SOURCES = {
                       "(sim-fidelity NL-11)",
     "cloud-node": "cloud-provider controllers/nodelifecycle MonitorNodes: only not-Ready nodes (sim-fidelity AWS-03)",
     "replicaset": "ReplicaSet controller: terminating pods do not count, a replacement is created at once",
+    "rolling-update": "StatefulSet RollingUpdate: highest ordinal first, one at a time, waits while an updated pet "
+                      "is not Running and Ready (sim-fidelity ST-09, ST-15; kubernetes/website statefulset.md "
+                      "'Rolling Updates')",
+    "partition": "StatefulSet partition: ordinals below it keep the current revision (sim-fidelity ST-17; "
+                 "kubernetes/website statefulset.md 'Partitions')",
+    "forced-rollback": "kubernetes/website statefulset.md 'Forced rollback': after reverting the template, delete "
+                       "the pods that ran the bad configuration",
+    "eviction": "pods/eviction: 429 'Cannot evict pod as it would violate the pod's disruption budget.' "
+                "(pkg/registry/core/pod/storage/eviction.go; kubernetes/website api-eviction.md, safely-drain-node.md)",
+    "volume-zone": "a zonal EBS volume binds its pet to the zone: PV nodeAffinity topology.kubernetes.io/zone, "
+                   "scheduler VolumeZone/VolumeBinding (sim-fidelity SV-06, AWS-04)",
+    "node-group": "EKS managed node group = EC2 Auto Scaling group: a terminated instance is replaced in its "
+                  "subnet's zone (sandbox: kubekit.sandbox.cloud)",
 }
 
 
@@ -293,10 +330,18 @@ class PodRef:
 
 @dataclass(frozen=True)
 class Fault:
+    """A fault: its kind, the nodes and pods it touches, and kind-specific ``options``.
+
+    Options: ``bad-rollout``: ``partition`` (the first ordinal updated); ``node-drain``:
+    ``max_unavailable`` (the PDB's, default 1; ``pods`` in eviction order); ``node-terminate``:
+    ``replacement`` (True: the node group replaces the instance).
+    """
+
     kind: str
     nodes: tuple[str, ...] = ()
     pods: tuple[PodRef, ...] = ()
     cluster: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -379,7 +424,7 @@ class Expected:
 
     def to_dict(self) -> dict[str, Any]:
         return {"fault": {"kind": self.fault.kind, "nodes": list(self.fault.nodes), "cluster": self.fault.cluster,
-                          "pods": [p.__dict__ for p in self.fault.pods]},
+                          "pods": [p.__dict__ for p in self.fault.pods], "options": dict(self.fault.options)},
                 "profile": self.profile.to_dict(), "phases": [p.to_dict() for p in self.phases],
                 "notes": list(self.notes)}
 
@@ -471,6 +516,10 @@ def expected(fault: Fault, profile: Profile, topology: Topology | None = None) -
         _out_of_service(b, fault)
     elif fault.kind == POD_DELETE:
         _pod_delete(b, fault)
+    elif fault.kind == BAD_ROLLOUT:
+        _bad_rollout(b, fault)
+    elif fault.kind == NODE_DRAIN:
+        _drain(b, fault)
     return Expected(fault, profile, tuple(b.phases), tuple(b.notes))
 
 
@@ -481,6 +530,11 @@ def _node_lost(b: _Builder, fault: Fault, topo: Topology) -> None:
         lost_per_zone.setdefault(topo.zone_of(n), []).append(n)
     for zone, (knob, why) in sorted(rules.items()):
         b.notes.append(why)
+    for zone, state in sorted(zone_states(topo, fault.nodes).items()):
+        pinned = [p.name for p in fault.pods if p.kind == "pet" and p.volume and topo.zone_of(p.node) == zone]
+        if state == "FullDisruption" and pinned:
+            b.notes.append(f"zone {zone} has no Ready node: {', '.join(pinned)} cannot move, their volumes are "
+                           f"in {zone} ({RULE_SOURCES['volume-zone']})")
     if fault.kind == NODE_STOP:
         b.notes.append("stopped instance: Node kept, shutdown taint only; pets stay Terminating (at most one)")
     elif fault.kind == NODE_TERMINATE:
@@ -508,11 +562,22 @@ def _node_lost(b: _Builder, fault: Fault, topo: Topology) -> None:
                   Match(("node-deleted",), ref), f"not-ready:{n}", [], [("cloud_node_monitor_period", 1.0)],
                   b.cite("cloud_node_monitor_period") + [RULE_SOURCES["cloud-node"]],
                   why="deleted only once NotReady")
+            if fault.options.get("replacement"):
+                zone = topo.zone_of(n)
+                b.add(f"replacement:{n}", f"{n}: the node group launches a replacement instance in {zone}", "aws",
+                      Match(("instance-pending", "instance-running"), None, {"zone": zone, "previous": ""}), "T0",
+                      [], [("asg_replace_budget", 1.0)], b.cite("asg_replace_budget") + [RULE_SOURCES["node-group"]],
+                      why="the Auto Scaling group sees fewer instances than desired")
+                b.phases[-1] = replace(b.phases[-1], match=replace(b.phases[-1].match, cluster=None))  # AWS, any
         knob, why = rules.get(topo.zone_of(n), ("node_eviction_period", ""))
         k = len(lost_per_zone.get(topo.zone_of(n), [n]))
         taint_match = Match(("taint-added",), ref, {"key": (TAINT_UNREACHABLE, TAINT_NOT_READY), "effect": "NoExecute"})
         tainted = knob is not None
-        if tainted:
+        if fault.kind == NODE_TERMINATE:
+            # The cloud node controller may delete the Node before the NoExecute taint lands (both act
+            # on the NotReady it sees); the pods go through PodGC either way, so the taint is not graded.
+            b.notes.append(f"{n}: a NoExecute taint may or may not be added before the Node is deleted")
+        elif tainted:
             b.add(f"noexecute-taint:{n}", f"{n}: NoExecute taint {TAINT_UNREACHABLE}", "node-lifecycle-controller",
                   taint_match, f"not-ready:{n}", [], [("node_monitor_period", 1.0), (str(knob), k - 1.0)],
                   b.cite("node_monitor_period", str(knob)) + [RULE_SOURCES["zone-states"]],
@@ -612,3 +677,226 @@ def _pod_delete(b: _Builder, fault: Fault) -> None:
                   Match(("pod-created",), pod.ref), f"deleted:{pod.name}", [], 0.0, [RULE_SOURCES["at-most-one"]])
             b.add(f"pet-ready:{pod.name}", f"{pod.name}: Ready again", "kubelet", Match(("pod-ready",), pod.ref),
                   f"recreated:{pod.name}", [], [("startup_budget", 1.0)], b.cite("startup_budget"))
+
+
+# -- federation: a lost member cluster, a lost federation controller (D9, D10) --------------------
+# Appended for kubekit.drills.memberloss / controllerloss. The federation's timings are not kubesim
+# knobs: they come from each MemberCluster's spec.healthCheck and the controller's settings, so these
+# rules take them as numbers (effective seconds) and cite the upstream defaults they correspond to.
+
+MEMBER_LOSS = "member-loss"            # a member's API server stops answering (sandbox isolate; SG/NACL on AWS)
+MEMBER_RESTORE = "member-restore"      # it answers again
+CONTROLLER_LOSS = "controller-loss"    # the federation controller dies without releasing its Lease
+FAULT_KINDS = FAULT_KINDS + (MEMBER_LOSS, MEMBER_RESTORE, CONTROLLER_LOSS)
+
+FEDERATION_SOURCES = {
+    "kubefed-health": "KubeFed clusterHealthCheck period 10 s, timeout 3 s, failureThreshold 3, successThreshold 1 "
+                      "(about 30 s to ClusterNotReady) [kubefed:pkg/apis/core/v1beta1/defaults/defaults.go; "
+                      "federation-drills §0, §2]",
+    "karmada-health": "Karmada --cluster-failure-threshold 30 s, --cluster-success-threshold 30 s, "
+                      "--cluster-monitor-grace-period 40 s [karmada:cmd/controller-manager/app/options/options.go; "
+                      "federation-drills §0, §3]",
+    "replan": "KubeFed RSP re-plans Divided replicas over healthy clusters at once; Karmada Divided failover with "
+              "purge mode Directly / Gracefully (old copy kept until the new is healthy or "
+              "--graceful-eviction-timeout 10 min) / Never [federation-drills §2, §3, §6(b) D9]",
+    "pets-stay": "no federation moves a StatefulSet's pets (KubeFed: no RSP for StatefulSets, #1188; Karmada "
+                 "#4581, #4386); kubekit keeps ordinal slices where they are [federation-drills §6(a), §7]",
+    "purge": "purge on recovery: Directly deletes the old copy once the member answers; Gracefully once the new "
+             "placement is Ready (or the grace period ends); Never leaves it [Karmada purgeMode, "
+             "pkg/apis/policy/v1alpha1/propagation_types.go; federation-drills §3]",
+    "lease": "leader election Lease: a holder that stops renewing loses it leaseDurationSeconds after its last "
+             "renewal; KubeFed 15 s lease / 10 s renew / 5 s retry (defaults.go) [federation-drills §2]",
+    "push-stops": "a lost federation control plane: members keep running, push stops syncing, no failover "
+                  "meanwhile; converges on restart with no spurious evictions [federation-drills §6(b) D10]",
+}
+KUBEFED_HEALTH = (10.0, 3.0, 3, 1)       # period, timeout, failureThreshold, successThreshold (upstream)
+
+
+@dataclass(frozen=True)
+class FederationFault:
+    """What the federation rules need: the member (D9) or controller (D10), the workloads, the settings."""
+
+    kind: str
+    member: str = ""
+    divided: tuple[str, ...] = ()              # "ns/name" of Divided stateless FederatedWorkloads placed in it
+    stateful: tuple[str, ...] = ()             # "ns/name" of Divided StatefulSet FederatedWorkloads
+    pets: tuple[str, ...] = ()                 # "ns/pod" pets that live in the lost member
+    purge_mode: str = "Gracefully"
+    period_s: float = KUBEFED_HEALTH[0]
+    timeout_s: float = KUBEFED_HEALTH[1]
+    failure_threshold: int = KUBEFED_HEALTH[2]
+    success_threshold: int = KUBEFED_HEALTH[3]
+    resync_s: float = 1.0                      # the controller's pass interval (one pass follows a change at once)
+    lease_duration_s: float = 15.0
+    drifted: tuple[str, ...] = ()              # D10: workloads changed by hand while the controller was down
+    changed: tuple[str, ...] = ()              # D10: workloads whose spec changed while it was down
+
+
+def expected_federation(f: FederationFault, profile: Profile) -> Expected:
+    """The expected phases of a federation fault (pure; windows in effective seconds, upstream = KubeFed's)."""
+    if f.kind not in (MEMBER_LOSS, MEMBER_RESTORE, CONTROLLER_LOSS):
+        raise InvalidParameter("fault kind", f.kind, "not a federation fault",
+                               f"Use {MEMBER_LOSS}, {MEMBER_RESTORE} or {CONTROLLER_LOSS}")
+    b = _Builder(profile, "")
+    up_p, up_t, up_f, up_s = KUBEFED_HEALTH
+    # One controller pass after a change: it wakes at once (kick), else within resync; + the pass itself.
+    pass_s = f.resync_s + 1.5
+
+    def add(key: str, title: str, source: str, match: Match, anchor: str, lo: float, hi: float, cites: list[str],
+            upstream: tuple[float, float] | None = None, expect: str = "present", why: str = "") -> None:
+        ph = b.add(key, title, source, match, anchor, [("", lo)], [("", hi)] if hi != FOREVER else FOREVER, cites,
+                   expect=expect, why=why)
+        if upstream is not None:
+            b.phases[-1] = replace(ph, upstream=upstream)
+
+    hc = (f"spec.healthCheck period {f.period_s:g} s, timeout {f.timeout_s:g} s, failureThreshold "
+          f"{f.failure_threshold}, successThreshold {f.success_threshold}")
+    if f.kind == MEMBER_LOSS:
+        b.notes.append(f"member {f.member} unreachable; {hc}; purge mode {f.purge_mode}")
+        add(f"member-offline:{f.member}", f"{f.member}: Offline after {f.failure_threshold} failed probes",
+            "federation", Match(("MemberOffline",), f"membercluster/{f.member}"), "T0",
+            (f.failure_threshold - 1) * f.period_s, f.failure_threshold * f.period_s + f.timeout_s,
+            [hc, FEDERATION_SOURCES["kubefed-health"], FEDERATION_SOURCES["karmada-health"]],
+            upstream=((up_f - 1) * up_p, up_f * up_p + up_t),
+            why="the first failing probe starts within one period of T0; Offline after failureThreshold of them")
+        for w in f.divided:
+            ref = f"federatedworkload/{w}"
+            add(f"failover:{w}", f"{w}: failover started (replicas re-divided)", "federation",
+                Match(("FailoverStarted",), ref), f"member-offline:{f.member}", 0.0, pass_s,
+                [FEDERATION_SOURCES["replan"]], upstream=(0.0, pass_s))
+            add(f"redivided:{w}", f"{w}: survivors' replicas raised", "federation",
+                Match(("Updated", "Propagated"), ref), f"failover:{w}", 0.0, pass_s,
+                [FEDERATION_SOURCES["replan"]], upstream=(0.0, pass_s))
+        for w in f.stateful:
+            add(f"no-failover:{w}", f"{w}: pets not failed over", "federation",
+                Match(("FailoverStarted",), f"federatedworkload/{w}"), "T0", 0.0, FOREVER,
+                [FEDERATION_SOURCES["pets-stay"]], expect="absent")
+        for p in f.pets:
+            add(f"pet-stays:{p.rsplit('/', 1)[-1]}", f"{p}: not recreated in another cluster", "statefulset-controller",
+                Match(("pod-created",), f"pod/{p}"), "T0", 0.0, FOREVER,
+                [FEDERATION_SOURCES["pets-stay"], RULE_SOURCES["at-most-one"]], expect="absent")
+    elif f.kind == MEMBER_RESTORE:
+        b.notes.append(f"member {f.member} answers again; purge mode {f.purge_mode}; no rebalance back")
+        add(f"member-ready:{f.member}", f"{f.member}: Ready after {f.success_threshold} good probe(s)",
+            "federation", Match(("MemberReady",), f"membercluster/{f.member}"), "T0", 0.0,
+            f.success_threshold * f.period_s + f.timeout_s, [hc, FEDERATION_SOURCES["kubefed-health"]],
+            upstream=(0.0, up_s * up_p + up_t))
+        for w in f.divided:
+            ref = f"federatedworkload/{w}"
+            if f.purge_mode == "Never":
+                add(f"purged:{w}", f"{w}: old copy left for a human (Never)", "federation",
+                    Match(("Purged",), ref), "T0", 0.0, FOREVER, [FEDERATION_SOURCES["purge"]], expect="absent")
+            else:
+                add(f"purged:{w}", f"{w}: old copy purged ({f.purge_mode})", "federation",
+                    Match(("Purged",), ref), f"member-ready:{f.member}", 0.0, pass_s, [FEDERATION_SOURCES["purge"]],
+                    upstream=(0.0, pass_s))
+                add(f"eviction-done:{w}", f"{w}: eviction completed", "federation",
+                    Match(("EvictionCompleted",), ref), f"purged:{w}", 0.0, 2 * pass_s,
+                    [FEDERATION_SOURCES["purge"]], upstream=(0.0, 2 * pass_s))
+        for p in f.pets:
+            add(f"pet-kept:{p.rsplit('/', 1)[-1]}", f"{p}: the same pod (not recreated)", "statefulset-controller",
+                Match(("pod-created",), f"pod/{p}"), "T0", 0.0, FOREVER, [RULE_SOURCES["at-most-one"]],
+                expect="absent")
+    else:
+        d = float(f.lease_duration_s)
+        b.notes.append(f"controller lost; Lease {d:g} s (renewed every {d / 3:g} s); a standby takes over on expiry")
+        add("lease-expired", "federation Lease expires (not renewed)", "lease",
+            Match(("lease-expired",), None), "T0", max(0.0, d * 2 / 3 - f.resync_s), d,
+            [FEDERATION_SOURCES["lease"]], upstream=(10.0, 15.0),
+            why="the last renewal was at most one renew interval (duration / 3) before T0")
+        add("leader-elected", "a new controller takes the Lease", "federation",
+            Match(("LeaderElected",), None), "lease-expired", 0.0, pass_s,
+            [FEDERATION_SOURCES["lease"]], upstream=(0.0, 5.0), why="a standby retries every resync interval")
+        for w in f.changed:
+            add(f"propagated:{w}", f"{w}: the change made while down is propagated", "federation",
+                Match(("Updated", "Propagated"), f"federatedworkload/{w}"), "leader-elected", 0.0, pass_s,
+                [FEDERATION_SOURCES["push-stops"]])
+        for w in f.drifted:
+            add(f"drift-repaired:{w}", f"{w}: the hand-made change is repaired", "federation",
+                Match(("DriftRepaired",), f"federatedworkload/{w}"), "leader-elected", 0.0, pass_s,
+                [FEDERATION_SOURCES["push-stops"]])
+        add("nothing-deleted", "no object deleted or purged by the restart", "federation",
+            Match(("Purged", "NotPlaced", "Deleted", "FailoverStarted"), None), "T0", 0.0, FOREVER,
+            [FEDERATION_SOURCES["push-stops"]], expect="absent")
+    return Expected(Fault(f.kind, (), (), ""), profile, tuple(b.phases), tuple(b.notes))
+
+
+def _bad_rollout(b: _Builder, fault: Fault) -> None:
+    """Pets in ``fault.pods`` (any order); ``options["partition"]``: the lowest ordinal the update may touch."""
+    def ordinal(p: PodRef) -> int:
+        tail = p.name.rsplit("-", 1)[-1]
+        return int(tail) if tail.isdigit() else -1
+
+    pets = sorted(fault.pods, key=ordinal, reverse=True)
+    if not pets:
+        return
+    first = int(fault.options.get("partition", 0))
+    top = pets[0]
+    b.notes.append(f"RollingUpdate from the highest ordinal: {top.name} is replaced first and never becomes Ready; "
+                   f"the rollout stops there (partition {first})")
+    b.notes.append("remediation: revert the template, then delete the broken pets (" +
+                   RULE_SOURCES["forced-rollback"] + ")")
+    ref = top.ref
+    owner = f"statefulset/{top.namespace}/{top.name.rsplit('-', 1)[0]}"
+    b.add(f"updated:{top.name}", f"{top.name}: deleted for the update (highest ordinal first)",
+          "statefulset-controller", Match(("SuccessfulDelete",), owner), "T0", [], 0.0,
+          [RULE_SOURCES["rolling-update"]], why="the set's only SuccessfulDelete event: the rollout stops after it")
+    b.add(f"gone:{top.name}", f"{top.name}: terminated gracefully", "kubelet", Match(("pod-deleted",), ref),
+          f"updated:{top.name}", [], [("default_termination_grace", 1.0)], b.cite("default_termination_grace"))
+    b.add(f"recreated:{top.name}", f"{top.name}: recreated at the update revision", "statefulset-controller",
+          Match(("pod-created",), ref), f"gone:{top.name}", [], 0.0, [RULE_SOURCES["rolling-update"]])
+    b.add(f"pull-failed:{top.name}", f"{top.name}: image pull fails (ErrImagePull)", "kubelet",
+          Match(("Failed",), ref), f"recreated:{top.name}", [], [("startup_budget", 1.0)], b.cite("startup_budget"),
+          why="scheduled, attached, then the pull is refused by the registry")
+    b.add(f"backoff:{top.name}", f"{top.name}: ImagePullBackOff", "kubelet", Match(("BackOff",), ref),
+          f"pull-failed:{top.name}", [], [("image_pull_backoff", 1.0)], b.cite("image_pull_backoff"),
+          why="ErrImagePull for at most the first half of the 10 s back-off, then ImagePullBackOff")
+    b.add(f"never-ready:{top.name}", f"{top.name}: never Ready at the bad revision", "kubelet",
+          Match(("pod-ready",), ref), f"recreated:{top.name}", [], FOREVER, [RULE_SOURCES["rolling-update"]],
+          expect="absent")
+    for p in pets[1:]:
+        if ordinal(p) >= first:
+            b.add(f"stalled:{p.name}", f"{p.name}: not updated (the rollout waits for {top.name})",
+                  "statefulset-controller", Match(("pod-terminating",), p.ref), "T0", [], FOREVER,
+                  [RULE_SOURCES["rolling-update"]], expect="absent",
+                  why="no progress past a pet that is not Running and Ready")
+        else:
+            b.add(f"kept:{p.name}", f"{p.name}: below the partition, untouched", "statefulset-controller",
+                  Match(("pod-terminating",), p.ref), "T0", [], FOREVER, [RULE_SOURCES["partition"]],
+                  expect="absent")
+
+
+def _drain(b: _Builder, fault: Fault) -> None:
+    """``fault.pods`` in the order the drain evicted them; ``options["max_unavailable"]`` from the PDB."""
+    m = max(1, int(fault.options.get("max_unavailable", 1)))
+    b.notes.append(f"PodDisruptionBudget maxUnavailable {m}: {m} eviction(s) accepted at once, the others answered "
+                   "429 and retried until an earlier pet is Ready again; each pet comes back in its volume's zone")
+    for n in fault.nodes:
+        b.add(f"cordoned:{n}", f"{n}: cordoned (spec.unschedulable)", "user", Match(("cordoned",), f"node/{n}"),
+              "T0", [], 0.0, ["kubectl drain: cordon first (kubernetes/website safely-drain-node.md)"])
+    pods = list(fault.pods)
+    for i, pod in enumerate(pods):
+        ref = pod.ref
+        if i < m:
+            anchor, hi = "T0", [("", 0.0)]
+        else:
+            anchor, hi = f"ready:{pods[i - m].name}", [("drain_retry", 1.0)]
+            b.add(f"refused:{pod.name}", f"{pod.name}: eviction refused (429, the budget allows no more)",
+                  "eviction-api", Match(("eviction-refused",), ref), "T0", [], 0.0, [RULE_SOURCES["eviction"]])
+        b.add(f"evicted:{pod.name}", f"{pod.name}: evicted", "eviction-api",
+              Match(("pod-terminating",), ref, {"reason": "EvictionByEvictionAPI"}), anchor, [], hi,
+              b.cite("drain_retry") + [RULE_SOURCES["eviction"]] if i >= m else [RULE_SOURCES["eviction"]],
+              why="accepted once the budget allows a disruption" if i >= m else "the budget allows it")
+        b.add(f"gone:{pod.name}", f"{pod.name}: terminated gracefully", "kubelet", Match(("pod-deleted",), ref),
+              f"evicted:{pod.name}", [], [("default_termination_grace", 1.0)], b.cite("default_termination_grace"))
+        if pod.volume and pod.node:
+            b.add(f"detached:{pod.name}", f"{pod.name}: volume {pod.volume} detached from {pod.node}",
+                  "attachdetach-controller", Match(("volume-detached",), None, {"pv": pod.volume, "node": pod.node}),
+                  f"gone:{pod.name}", [], [("volume_detach_budget", 1.0)], b.cite("volume_detach_budget"))
+        if pod.kind == "pet":
+            b.add(f"recreated:{pod.name}", f"{pod.name}: recreated under the same name", "statefulset-controller",
+                  Match(("pod-created",), ref), f"gone:{pod.name}", [], 0.0, [RULE_SOURCES["at-most-one"]])
+            b.add(f"ready:{pod.name}", f"{pod.name}: Ready on another node of its zone", "kubelet",
+                  Match(("pod-ready",), ref), f"recreated:{pod.name}", [],
+                  [("volume_detach_budget", 1.0), ("startup_budget", 1.0)],
+                  b.cite("volume_detach_budget", "startup_budget") + [RULE_SOURCES["volume-zone"]])

@@ -40,6 +40,7 @@ MISSING = "missing"
 ABSENT_OK = "as expected"
 UNEXPECTED = "unexpected"
 GOOD = frozenset({ON_TIME, ABSENT_OK})
+WATCH_SKEW = 0.1    # seconds a watch may deliver a change caused by the fault before the fault's mark
 TIMING = frozenset({EARLY, LATE})
 
 
@@ -201,6 +202,10 @@ def grade(expected: Expected, entries: Iterable[Any], t0: float, *, end: float |
         windows[ph.key] = (lo, hi)
         tol = slack + rel_slack * (ph.window[1] if math.isfinite(ph.window[1]) else max(0.0, ph.window[0]))
         search_from = min(a_ref, lo - tol)
+        if lo >= 0:
+            # What the fault causes does not come before it: an earlier match is an older incarnation
+            # (the pet's previous pod Ready just before the fault) or an earlier step (allowing watch skew).
+            search_from = max(search_from, -WATCH_SKEW)
         cand = next((e for e in items if e.time - t0 >= search_from and ph.match(e)
                      and not _cancelled(e, ph, items)), None)
         obs = None if cand is None else cand.time - t0

@@ -12,6 +12,8 @@ Public surface (see each module for the details)::
     export_karmada(fw)                         the same policy as Karmada YAML
     clusterset_name(svc, ns, pet=, cluster=)   Multi-Cluster Services DNS names
     rest_for(context)                          REST verbs for any kind on one cluster (official client)
+    migrate.migrate(host, fw, a, b)            move pets between members: fenced ordinals.start steps
+    migrate.plan_migration(slices, a, b)       the same steps as a dry-run plan (pure)
 
 Everything reaches Kubernetes through the official client only, so the same
 calls work on the sandbox's clusters and on real ones.

@@ -132,10 +132,11 @@ class Federation:
     def __init__(self, host_context: "str | Any | None" = None, *, kubeconfig: str | os.PathLike[str] | None = None,
                  namespace: str = NAMESPACE, resync_s: float = 1.0, install: bool = True,
                  on_event: Callable[[TimelineEntry], None] | None = None, identity: str | None = None,
-                 timeline: Any = None) -> None:
+                 timeline: Any = None, lease_duration_s: int = LEASE_DURATION_S) -> None:
         self.host = host_rest(host_context if host_context is not None else _current_context(kubeconfig), kubeconfig)
         self.namespace = namespace
         self.resync_s = resync_s
+        self.lease_duration_s = max(1, int(lease_duration_s))  # whole seconds: Lease spec.leaseDurationSeconds
         self.identity = identity or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.timeline: deque[TimelineEntry] = deque(maxlen=10_000)
         self.on_event = on_event
@@ -174,8 +175,12 @@ class Federation:
         self._prober.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the loop, wait for the pass in progress, release the Lease."""
+    def stop(self, timeout: float = 10.0, *, release: bool = True) -> None:
+        """Stop the loop, wait for the pass in progress, release the Lease.
+
+        ``release=False`` leaves the Lease to expire, as a crashed or killed controller does
+        (the federation-controller-loss drill).
+        """
         self._stop.set()
         self._wake.set()
         for t in (self._thread, self._prober):
@@ -183,7 +188,10 @@ class Federation:
                 t.join(timeout)
         self._thread = self._prober = None
         with self._lock:
-            self._release_lease()
+            if release:
+                self._release_lease()
+            else:
+                self._leader = False
         self._probes.shutdown(wait=False, cancel_futures=True)
         for pool in (self._workers, self._wl_pool, self._event_pool):
             pool.shutdown(wait=True)
@@ -221,6 +229,9 @@ class Federation:
             self.passes += 1
             if not self._hold_lease():
                 report.leader = False
+                # A standby keeps its member clients ready (as controller-runtime warms its caches before
+                # leader election), so a takeover acts at once; it neither probes nor writes anything.
+                self._sync_members(report)
                 return report
             self._sync_members(report)
             if self._prober is None or not self._prober.is_alive():
@@ -233,10 +244,10 @@ class Federation:
     # -- lease ---------------------------------------------------------------------------------
     def _hold_lease(self) -> bool:
         now = time.time()
-        if self._leader and now - self._lease_renewed < LEASE_DURATION_S / 3:
+        if self._leader and now - self._lease_renewed < self.lease_duration_s / 3:
             return True
         lease = self.host.get("coordination.k8s.io/v1", "Lease", self.namespace, LEASE)
-        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_DURATION_S,
+        spec = {"holderIdentity": self.identity, "leaseDurationSeconds": self.lease_duration_s,
                 "renewTime": _iso(now, micro=True)}
         try:
             if lease is None:
@@ -299,7 +310,8 @@ class Federation:
     def _probe_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self._probe_once(wait=False)
+                if self._leader:  # only the leader probes and writes MemberCluster status
+                    self._probe_once(wait=False)
             except Exception as exc:  # keep probing
                 self._record("federation", "Warning", "ProbeFailed", f"{type(exc).__name__}: {exc}")
             self._stop.wait(0.05)
@@ -351,16 +363,15 @@ class Federation:
             except KitError as exc:
                 report.errors.append(str(exc))
                 continue
-            if st is None:
+            if st is None or not self._leader:  # a standby follows what the leader publishes
                 status = obj.get("status") or {}
-                health = Health(state=member.state, successes=int(status.get("consecutiveSuccesses") or 0),
-                                failures=int(status.get("consecutiveFailures") or 0),
-                                since=_parse_iso(((next((c for c in status.get("conditions") or []
-                                                         if c.get("type") == "Ready"), {}))
-                                                  .get("lastTransitionTime"))),
-                                last_probe=_parse_iso(status.get("lastProbeTime")))
-                st = self._members[name] = _MemberState(member, health, version=status.get("kubernetesVersion", ""))
-                st.status_written = now
+                health = _health_of(member, status)
+                if st is None:
+                    st = self._members[name] = _MemberState(member, health,
+                                                            version=status.get("kubernetesVersion", ""))
+                    st.status_written = now
+                else:
+                    st.health = health
             if st.rest is None or st.generation != gen:
                 try:
                     kc = member_kubeconfig(self.host, member)
@@ -692,6 +703,15 @@ class Federation:
                 self.sync()
             time.sleep(0.05)
         raise NotReady(f"member {name} did not become {state} within {timeout:g} s")
+
+
+def _health_of(member: Member, status: dict[str, Any]) -> Health:
+    """A member's health as the MemberCluster's status records it (what a new leader starts from)."""
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return Health(state=member.state, successes=int(status.get("consecutiveSuccesses") or 0),
+                  failures=int(status.get("consecutiveFailures") or 0),
+                  since=_parse_iso(ready.get("lastTransitionTime")),
+                  last_probe=_parse_iso(status.get("lastProbeTime")))
 
 
 def _with_state(member: Member, state: str) -> Member:

@@ -210,6 +210,12 @@ FEDERATED_WORKLOAD: dict[str, Any] = {
                                                        "maxReplicas": _int(0)}}},
                                     "rebalance": {"type": "boolean", "default": False,
                                                   "description": "Move replicas back when a member recovers."},
+                                    "ordinalSlices": {"type": "array", "description": (
+                                        "StatefulSets: pinned ordinal slices per member (start, replicas); "
+                                        "written by a fenced migration (kubekit.federation.migrate)."),
+                                        "items": {"type": "object", "required": ["cluster"], "properties": {
+                                            "cluster": _str("A member name."), "start": _int(0, 0),
+                                            "replicas": _int(0, 0)}}},
                                 },
                             },
                             "failover": {

@@ -335,6 +335,9 @@ def _targets(wl: Workload, members: Mapping[str, Member], selected: list[str],
     if not wl.divided:
         n = wl.replicas if wl.divisible else None
         return {c: n for c in selected}, {}, "placement"
+    if wl.stateful and wl.scheduling.slices:  # pinned by a migration: exactly these, whatever the weights
+        pinned = {s.cluster: (s.start, s.replicas) for s in wl.scheduling.slices if s.replicas}
+        return {c: n for c, (_, n) in pinned.items()}, pinned, "pinned"
     if wl.stateful:
         if not spec_changed and prev_slices:
             counts = {c: prev_slices[c][1] for c in prev_slices if c in selected}

@@ -61,12 +61,29 @@ def standalone_kubeconfig(context: str, kubeconfig: str | os.PathLike[str] | Non
 
 
 def api_client(kubeconfig: dict[str, Any], context: str | None = None) -> client.ApiClient:
-    """An ApiClient that fails fast (no urllib3 retries): a probe must see an unreachable server at once."""
+    """An ApiClient that fails fast (no urllib3 retries): a probe must see an unreachable server at once.
+
+    One per kubeconfig and context in a process: an exec credential plugin (an EKS token) takes a
+    second or more to run, and a restarted or standby controller, a migration, would run it again
+    for every member; the client refreshes the token itself when it expires (refresh_api_key_hook).
+    """
+    import json
+
+    ctx = context or kubeconfig.get("current-context")
+    key = (json.dumps(kubeconfig, sort_keys=True, default=str), str(ctx))
+    with _CACHE_LOCK:
+        cached = _MEMBER_CLIENTS.get(key)
+    if cached is not None:
+        return cached
     cfg = client.Configuration()
-    config.load_kube_config_from_dict(kubeconfig, context=context or kubeconfig.get("current-context"),
-                                      client_configuration=cfg, persist_config=False)
+    config.load_kube_config_from_dict(kubeconfig, context=ctx, client_configuration=cfg, persist_config=False)
     cfg.retries = False
-    return client.ApiClient(cfg)
+    api = client.ApiClient(cfg)
+    with _CACHE_LOCK:
+        return _MEMBER_CLIENTS.setdefault(key, api)
+
+
+_MEMBER_CLIENTS: dict[tuple[str, str], client.ApiClient] = {}
 
 
 def host_rest(host: "str | Any", kubeconfig: str | os.PathLike[str] | None = None) -> Rest:

@@ -166,10 +166,24 @@ class Override:
 
 
 @dataclass(frozen=True)
+class OrdinalSlice:
+    """A StatefulSet's ordinals ``[start, start + replicas)`` pinned to one member (a migration moves these)."""
+
+    cluster: str
+    start: int
+    replicas: int
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.replicas
+
+
+@dataclass(frozen=True)
 class Scheduling:
     type: str = DIVIDED
     preferences: tuple[ClusterPreference, ...] = ()
     rebalance: bool = False
+    slices: tuple[OrdinalSlice, ...] = ()  # explicit ordinal slices (StatefulSets): override the division
 
     def preference_for(self, cluster: str) -> ClusterPreference | None:
         """The cluster's own entry, else ``*``; with no entries at all every cluster weighs 1."""
@@ -400,7 +414,7 @@ def parse_workload(obj: dict[str, Any]) -> Workload:
                                   f"is greater than maxReplicas {hi} for {cname}", "Lower minReplicas or raise maxReplicas")
         weight = _int(c.get("weight"), f"{where}.weight", default=1, reason="InvalidScheduling")
         prefs.append(ClusterPreference(cname, 1 if weight is None else weight, lo, hi))
-    scheduling = Scheduling(stype, tuple(prefs), bool(rs.get("rebalance", False)))
+    scheduling = Scheduling(stype, tuple(prefs), bool(rs.get("rebalance", False)), _slices(rs.get("ordinalSlices")))
 
     fo = spec.get("failover") or {}
     mode = fo.get("purgeMode") or GRACEFULLY
@@ -417,6 +431,9 @@ def parse_workload(obj: dict[str, Any]) -> Workload:
                   uid=meta.get("uid") or "", deleting=bool(meta.get("deletionTimestamp")))
     if wl.divisible and (template.get("spec") or {}).get("replicas") is not None:
         _int(template["spec"]["replicas"], "spec.template.spec.replicas", reason="InvalidTemplate")
+    if scheduling.slices and not (wl.stateful and wl.divided):
+        raise InvalidWorkload("InvalidScheduling", "spec.replicaScheduling.ordinalSlices", len(scheduling.slices),
+                              "only a Divided StatefulSet has ordinal slices")
     if wl.stateful:
         for o in wl.overrides:
             bad = [p.path for p in o.patches if p.path.startswith(("/spec/replicas", "/spec/ordinals"))]
@@ -425,6 +442,28 @@ def parse_workload(obj: dict[str, Any]) -> Workload:
                                       "a StatefulSet's replicas and ordinals come from its ordinal slices",
                                       "Change spec.replicaScheduling instead; moving pets is an explicit migration")
     return wl
+
+
+def _slices(raw: Any) -> tuple[OrdinalSlice, ...]:
+    """``spec.replicaScheduling.ordinalSlices``: pinned, disjoint slices (what ``kubekit.federation.migrate`` writes)."""
+    out: list[OrdinalSlice] = []
+    for i, item in enumerate(raw or []):
+        where = f"spec.replicaScheduling.ordinalSlices[{i}]"
+        cluster = (item or {}).get("cluster") or ""
+        if not cluster:
+            raise InvalidWorkload("InvalidScheduling", f"{where}.cluster", cluster, "is required")
+        if any(s.cluster == cluster for s in out):
+            raise InvalidWorkload("InvalidScheduling", f"{where}.cluster", cluster, "appears twice")
+        start = _int(item.get("start"), f"{where}.start", default=0, reason="InvalidScheduling") or 0
+        replicas = _int(item.get("replicas"), f"{where}.replicas", default=0, reason="InvalidScheduling") or 0
+        out.append(OrdinalSlice(cluster, start, replicas))
+    held = sorted((s for s in out if s.replicas), key=lambda s: s.start)
+    for a, b in zip(held, held[1:]):
+        if b.start < a.stop:
+            raise InvalidWorkload("OrdinalConflict", "spec.replicaScheduling.ordinalSlices", f"{a.cluster}, {b.cluster}",
+                                  f"ordinals {b.start}..{min(a.stop, b.stop) - 1} would be in two clusters",
+                                  "Pet names must stay unique across the federation")
+    return tuple(out)
 
 
 def check_workload(wl: Workload, members: dict[str, Member]) -> None:
@@ -436,6 +475,10 @@ def check_workload(wl: Workload, members: dict[str, Member]) -> None:
     for o in wl.overrides:
         if o.cluster not in members:
             raise InvalidWorkload("UnknownCluster", "spec.overrides.clusterName", o.cluster,
+                                  "is not a registered MemberCluster", f"Registered: {', '.join(sorted(members)) or 'none'}")
+    for sl in wl.scheduling.slices:
+        if sl.cluster not in members:
+            raise InvalidWorkload("UnknownCluster", "spec.replicaScheduling.ordinalSlices.cluster", sl.cluster,
                                   "is not a registered MemberCluster", f"Registered: {', '.join(sorted(members)) or 'none'}")
     for p in wl.scheduling.preferences:
         if p.name != "*" and p.name not in members:

@@ -231,6 +231,12 @@ class PetSet:
                 "readinessProbe": probe,
                 "livenessProbe": {**probe, "httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10,
                                   "failureThreshold": 3},
+                # a pet replays its log before it listens: up to 300 s, then liveness takes over
+                # ("Protect slow starting containers with startup probes", kubernetes.io task
+                # configure-liveness-readiness-startup-probes). Scaled timing profiles shrink probe
+                # periods, not Python's start-up, so without it `instant` kills pets while they boot.
+                "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2,
+                                 "timeoutSeconds": 2, "failureThreshold": 150},
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
             })
         else:

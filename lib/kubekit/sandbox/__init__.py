@@ -13,6 +13,10 @@ Public API (also the ``kubekit sandbox`` commands)::
         #   "zone": "us-east-1a", "kubeconfig": "$KUBEKIT_HOME/kubeconfig"}, ...]
     set_reachable(cluster_name, reachable, home=None, *, mode="timeout", region=None) -> dict
         # kubekit sandbox isolate NAME [--mode timeout|reset] / kubekit sandbox restore NAME
+    checkpoint.save(name, home=None, *, overwrite=False) -> Checkpoint    # kubekit sandbox save NAME [--force]
+    checkpoint.restore(name, home=None) -> Restored                      # kubekit sandbox restore NAME
+    checkpoint.checkpoints(home=None) -> list[Checkpoint]                # kubekit sandbox checkpoints
+        # the whole world (AWS, every cluster's objects and volume data) under $KUBEKIT_HOME/checkpoints/NAME
 
 The host cluster is ``sandbox`` (context ``sandbox``, three zones of us-east-1);
 members are single-zone clusters ``member-<zone>``. Exec in any cluster resolves

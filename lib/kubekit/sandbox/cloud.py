@@ -40,19 +40,33 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from kubesim.cluster import Cluster, NodeSpec
-from kubesim.controllers.cloudnode import UNINITIALIZED, InstanceMetadata
-from kubesim.runtime.dns import ensure_cluster_dns
-
 from .ekstoken import EksTokenVerifier
 from .mcs import ClusterSetDNS
 
+if TYPE_CHECKING:
+    from kubesim.cluster import Cluster
+    from kubesim.controllers.cloudnode import InstanceMetadata
+
 log = logging.getLogger("kubekit.sandbox.cloud")
+
+
+def preload() -> None:
+    """Import what a kubesim cluster needs (about half a second of CPU).
+
+    The daemon calls it on a thread once it is ready with nothing to restore, so the import
+    overlaps with the client's plan and apply instead of delaying the first cluster.
+    """
+    from kubesim.cluster import CONTROLLERS, HANDLERS, KUBELET, _load
+    from kubesim.controllers.cloudnode import InstanceMetadata  # noqa: F401
+    from kubesim.runtime.dns import ensure_cluster_dns  # noqa: F401
+
+    for specs in (CONTROLLERS, HANDLERS, KUBELET):
+        _load(specs)
 
 PERIOD = 0.2
 SUPPORTED_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35")
@@ -75,6 +89,14 @@ def _moto_backends(service: str) -> list[tuple[str, str, Any]]:
 
 
 def _tags(resource: Any) -> dict[str, str]:
+    """An EC2 resource's tags, read from moto's tag table directly.
+
+    ``get_tags()`` runs a filtered ``describe_tags`` that regex-matches every tag of the
+    region; the sync loop asks for each instance's tags several times a period.
+    """
+    table = getattr(getattr(resource, "ec2_backend", None), "tags", None)
+    if isinstance(table, dict):
+        return dict(table.get(resource.id) or {})
     return {t["key"]: t["value"] for t in resource.get_tags()}
 
 
@@ -88,6 +110,8 @@ def _saved_port(state: Path) -> int:
     except (OSError, ValueError, TypeError, AttributeError):
         return 0
     with socket.socket() as s:
+        # As the API server binds (SO_REUSEADDR): the old port's connections in TIME_WAIT do not make it taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -159,6 +183,8 @@ class Ec2Provider:
                     zone_id = az.zone_id
         except Exception:
             pass
+        from kubesim.controllers.cloudnode import InstanceMetadata
+
         return InstanceMetadata(
             provider_id=f"aws:///{zone}/{inst.id}", instance_type=inst.instance_type, region=self.region,
             zone=zone, zone_id=zone_id, internal_ip=inst.private_ip or "", external_ip=inst.public_ip or "",
@@ -275,6 +301,9 @@ class Cloud:
         return sim
 
     def _start_cluster(self, region: str, name: str, state: Path, version: str, port: int) -> Cluster:
+        from kubesim.cluster import Cluster
+        from kubesim.runtime.dns import ensure_cluster_dns
+
         cluster = Cluster(name, state_dir=str(state), zones=[], nodes_per_zone=0, k8s_version=version,
                           profile=self.profile, workloads=self.workloads, port=port)
         cluster.ctx.extra["cloud"] = Ec2Provider(region)
@@ -434,6 +463,9 @@ class Cloud:
             labels.update(self._nodegroup_labels(sim, tags[NODEGROUP_TAG]))
         if sim.kind == "kube-up":
             labels = {"kubernetes.io/role": "node"}
+        from kubesim.cluster import NodeSpec
+        from kubesim.controllers.cloudnode import UNINITIALIZED
+
         taints = [{"key": UNINITIALIZED, "value": "true", "effect": "NoSchedule"}]
         taints += self._nodegroup_taints(sim, tags.get(NODEGROUP_TAG))
         spec = NodeSpec(name=node_name, zone=zone, region=sim.key[0], instance_type=inst.instance_type,

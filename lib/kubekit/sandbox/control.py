@@ -49,6 +49,8 @@ Everything lives under ``$KUBEKIT_HOME`` (default ``~/.kubekit``)::
       sandbox.json          pid, endpoint, control port and settings of the running daemon
       sandbox.log           the daemon's output
       sandbox.lock          serialises concurrent up/down calls
+      checkpoints/NAME/     saved worlds (``kubekit.sandbox.checkpoint``: save, restore, list);
+                            ``reset`` keeps them
 """
 
 from __future__ import annotations
@@ -258,12 +260,37 @@ def up(home: str | os.PathLike[str] | None = None, zones: "int | Sequence[str]" 
                 info = running
             else:
                 _stop(running)
+        preload = None if info is not None or empty else _preload_clients()
         if info is None:
             _record_path(home_path).unlink(missing_ok=True)
             info = _start(home_path, profile or "fast", timeout, workloads or default_workloads())
+    if preload is not None:
+        preload.join()
     if not empty:
         bootstrap(home_path, zones, nodes_per_zone, timeout=timeout, clusters=clusters, regions=list(regions or []))
     return info
+
+
+def _preload_clients() -> threading.Thread:
+    """Import the bootstrap's clients on a thread while the daemon starts (on another core).
+
+    ``kubernetes`` takes about 2 s of CPU to import and build its CoreV1Api (its dynamic client
+    pulls in jsonschema's format grammars); the daemon needs about as long to warm moto up.
+    """
+    def load() -> None:
+        try:
+            import kubernetes.client
+            import kubernetes.config  # noqa: F401
+
+            kubernetes.client.CoreV1Api  # noqa: B018 - built on first use (pydantic), 0.6 s more
+
+            from ..aws import applier, kubeconfigs, plans  # noqa: F401
+        except Exception:  # the bootstrap's own import reports it
+            pass
+
+    thread = threading.Thread(target=load, name="kubekit-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def default_workloads() -> dict[str, str]:
@@ -538,7 +565,11 @@ def _start(home: Path, profile: str, timeout: float, workloads: dict[str, str]) 
                                    start_new_session=True, close_fds=True,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
     _children[process.pid] = process
-    endpoint, control_port = _wait_ready(process, log_path, timeout)
+    try:
+        endpoint, control_port = _wait_ready(process, log_path, timeout)
+    except BaseException:  # interrupted (Ctrl-C, a test timeout): no record would find it again
+        _terminate(process.pid)
+        raise
     info = SandboxInfo(pid=process.pid, endpoint=endpoint, kubeconfig=str(home / "kubeconfig"), context=CONTEXT,
                        profile=profile, home=str(home), log=str(log_path),
                        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -41,11 +41,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .awsconfig import ACCOUNT_ID
+
 # moto reads these when it loads; they make it behave more like AWS (sandbox realism):
 # managed IAM policies exist, bad AMIs and instance types are rejected (feasibility.md §2).
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 os.environ.setdefault("MOTO_ENABLE_AMI_VALIDATION", "true")
 os.environ.setdefault("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true")
+# One account, whatever the access key (the sandbox has no other): otherwise moto looks every
+# request's key up in IAM across all six partitions, building six IAM backends of ~1,500 managed
+# policies each on the first request (about a second of CPU at every start).
+os.environ.setdefault("MOTO_ACCOUNT_ID", ACCOUNT_ID)
 # Everything the daemon calls is on 127.0.0.1 (moto's replay, boto3 clients): never through a proxy.
 for _var in ("NO_PROXY", "no_proxy"):
     os.environ[_var] = ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get(_var, "")]))
@@ -57,6 +63,8 @@ _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def _free(port: int) -> bool:
     with socket.socket() as s:
+        # werkzeug binds with SO_REUSEADDR too: connections in TIME_WAIT do not make the port taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -95,10 +103,21 @@ class MotoServer:
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 
+        from moto.moto_api._internal import mock_random
+
         def serialised(environ, start_response):  # type: ignore[no-untyped-def]
             with lock:
                 # Materialise the body inside the lock: moto's recorder and handlers run here.
-                return list(app(environ, start_response))
+                if not _unrecorded(environ):
+                    return list(app(environ, start_response))
+                # A request the recording leaves out must not move the seeded generator either:
+                # moto draws every response's request id from it (gen_amzn_requestid_long), so a
+                # token check between two creates would shift every id drawn after it on replay.
+                state = mock_random.getstate()
+                try:
+                    return list(app(environ, start_response))
+                finally:
+                    mock_random.setstate(state)
 
         self._server = make_server("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
@@ -146,13 +165,19 @@ def restore(home: Path, endpoint: str) -> int:
     return replayed
 
 
+def _unrecorded(environ: dict[str, Any]) -> bool:
+    """An EKS token check: a presigned STS GetCallerIdentity GET (see :func:`_skip_token_checks`)."""
+    return environ.get("REQUEST_METHOD") == "GET" and "Action=GetCallerIdentity" in environ.get("QUERY_STRING", "")
+
+
 def _skip_token_checks(recorder: Any) -> None:
     """Do not record the STS GetCallerIdentity calls of EKS token checks (presigned GET URLs).
 
     Every kubectl command mints a new token that kubesim checks once against this STS, so
     recording them would grow the recording (and every later start's replay) without end.
-    They change nothing and draw no random numbers, and the STS backend exists from the
-    warm-up on, so leaving them out cannot shift the ids a replay rebuilds. Other reads are
+    They change nothing, the STS backend exists from the warm-up on, and the random numbers
+    moto draws for their responses are given back (``MotoServer``), so leaving them out cannot
+    shift the ids a replay rebuilds. Other reads are
     recorded: a region's first call, even a read, creates its backend (with random ids).
     """
     if getattr(recorder, "_kubekit_wrapped", False):
@@ -283,6 +308,13 @@ class ControlServer:
         self._thread.join(5)
 
 
+def _preload(fn: Any) -> None:
+    try:
+        fn()
+    except Exception:  # the cluster's own import will raise it where it matters
+        log.debug("preload failed", exc_info=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="kubekit.sandbox.daemon")
     ap.add_argument("--home", required=True)
@@ -299,26 +331,39 @@ def main(argv: list[str] | None = None) -> int:
     workloads = dict(item.split("=", 1) for item in args.workload if "=" in item)
 
     from . import awsconfig
-    from .cloud import Cloud
+    from .cloud import Cloud, preload
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     t0 = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.monotonic() - t0, 3)
+
     server, endpoint = start_moto(home)
+    phase("moto")
     # Warm up before seeding: loading moto's tables draws random numbers, and the replay must see the
     # same random sequence as the recorded run did.
     warm_up(endpoint)
+    phase("warm_up")
     replayed = restore(home, endpoint)
+    phase("replay")
     awsconfig.write(home, endpoint)
     cloud = Cloud(home, endpoint, profile=args.profile, workloads=workloads)
     cloud.start()
+    phase("clusters")
     control = ControlServer(home, cloud)
     control.start()
     (home / "sandbox.status.json").write_text(json.dumps({"endpoint": endpoint, "replayed": replayed,
                                                           "control_port": control.port,
-                                                          "started_in_s": round(time.monotonic() - t0, 3)}))
+                                                          "started_in_s": round(time.monotonic() - t0, 3),
+                                                          "phases_s": phases,
+                                                          "cpu_s": round(time.process_time(), 3)}))
     print(f"ready {endpoint} control={control.port}", flush=True)
+    if not cloud.sims:  # nothing restored: import kubesim while the client plans and applies
+        threading.Thread(target=_preload, args=(preload,), name="preload", daemon=True).start()
     log.info("sandbox ready in %.2fs (%d AWS requests replayed)", time.monotonic() - t0, replayed)
     try:
         stop.wait()

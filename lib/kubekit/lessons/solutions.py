@@ -1,0 +1,92 @@
+"""The answers to the exercises, as the library calls a trainee would type.
+
+Each function's body (without its final ``return``) is, line for line, the
+collapsed answer cell of its notebook: ``answer_source(exercise)`` gives that
+text, the notebooks are built from it, and ``tests/e2e/test_exercises.py``
+runs these functions against the sandbox and checks the cells still match.
+Parameters carry the names the notebook's variables have.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from typing import Any, Callable
+
+from .. import aws, cluster, federation, pets  # noqa: F401  (the names the answer cells use)
+
+
+def plan_region(t: Any, cluster_name: str) -> tuple[Any, int]:
+    eu = aws.plan(f"{cluster_name}-eu", region="eu-west-1", zones=3, target=t)
+    eu_monthly = round(eu.monthly)
+    print(eu.summary())
+    return eu, eu_monthly
+
+
+def drain_zone(entry: Any, p: Any) -> Any:
+    demo = cluster.connect(context=entry.context, kubeconfig=entry.path)
+    drained = next(row.nodes for row in demo.nodes_by_zone().rows if row.zone == p.zones[-1])
+    for node in drained:
+        print(demo.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data").strip())
+    return demo
+
+
+def scale_to_5(kc: Any, ps: Any) -> Any:
+    ps, grown = pets.scale(kc, ps, 5)
+    print(grown)
+    return ps
+
+
+def canary_two(kc: Any, ps: Any) -> Any:
+    ps, canary = pets.update(kc, ps, version="v3", partition=ps.replicas - 2)
+    print(f"on v3: {', '.join(canary.updated)}")
+    return ps
+
+
+def move_weight(host_context: str, kc: Any, fed: Any, web: dict[str, Any], members: list[str],
+                namespace: str) -> Any:
+    web_fw = federation.federated_workload("web", web, namespace=namespace, weights=dict(zip(members, (1, 2, 1))),
+                                           purge_mode="Gracefully", grace_period_s=60)
+    federation.apply_workload(host_context, web_fw, kc)
+    fed.wait("web", namespace, timeout=60)
+    print(federation.workload_table(host_context, namespace, kc, names=["web"]))
+    return web_fw
+
+
+def canary_cluster(host_context: str, kc: Any, fed: Any, web: dict[str, Any], members: list[str],
+                   namespace: str) -> Any:
+    web_fw = federation.federated_workload("web", web, namespace=namespace, weights=dict(zip(members, (1, 2, 1))),
+                                           purge_mode="Gracefully", grace_period_s=60,
+                                           overrides=[{"clusterName": members[-1], "image": "nginx:1.28"}])
+    federation.apply_workload(host_context, web_fw, kc)
+    fed.wait("web", namespace, timeout=60)
+    print(federation.workload_table(host_context, namespace, kc, names=["web"]))
+    return web_fw
+
+
+SOLUTIONS: dict[str, Callable[..., Any]] = {
+    "01.plan-region": plan_region,
+    "01.drain-zone": drain_zone,
+    "02.scale-to-5": scale_to_5,
+    "02.canary-two": canary_two,
+    "03.move-weight": move_weight,
+    "03.canary-cluster": canary_cluster,
+}
+
+
+def answer_source(exercise: str) -> str:
+    """The answer cell's code: the solution's body without its signature and final ``return``."""
+    source = textwrap.dedent(inspect.getsource(SOLUTIONS[exercise]))
+    fn = ast.parse(source).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    body = fn.body[:-1] if isinstance(fn.body[-1], ast.Return) else fn.body
+    lines = source.splitlines()[body[0].lineno - 1:body[-1].end_lineno]
+    return textwrap.dedent("\n".join(lines))
+
+
+def solve(exercise: str, **variables: Any) -> Any:
+    """Run the answer of ``exercise`` with the notebook's variables (by name); returns what the cell defines."""
+    fn = SOLUTIONS[exercise]
+    wanted = inspect.signature(fn).parameters
+    return fn(**{name: variables[name] for name in wanted})
