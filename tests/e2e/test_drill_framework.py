@@ -92,7 +92,10 @@ def test_node_stop_drill_end_to_end_is_graded_on_time(world: tuple[Path, sandbox
     oos = first(res, "taint-added", source="user", object=node, key="node.kubernetes.io/out-of-service")
     gc = first(res, "pod-deleted", source="pod-garbage-collector", object=pet)
     back = first(res, "pod-created", source="statefulset-controller", object=pet, since=gc.time)
-    assert stopped.time < not_ready.time <= shutdown.time and not_ready.time <= noexec.time < evicted.time
+    # EC2 states are polled (the AWS lane lags by up to a poll), the API lanes are watched: order the
+    # instance stop by the fault's own moment (T0, when StopInstances returned), not by its poll.
+    assert res.t0 is not None and res.t0 <= stopped.time and stopped.what == "instance-stopped"
+    assert res.t0 < not_ready.time <= shutdown.time and not_ready.time <= noexec.time < evicted.time
     assert evicted.time - noexec.time >= 2.5  # tolerationSeconds 300 s x 0.01
     assert replacement.time >= evicted.time - 0.1 and oos.time < gc.time <= back.time
     assert first(res, "TaintManagerEviction", source="taint-eviction-controller", object=pet)

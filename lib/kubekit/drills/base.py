@@ -670,6 +670,18 @@ def _safe_cleanup(drill: Drill, ctx: DrillContext, res: DrillResult) -> None:
         ctx.state["cleanup_traceback"] = traceback.format_exc()
 
 
+def until(what: str, fn: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    """Poll ``fn`` until it returns something truthy; :class:`NotReady` naming ``what`` after ``timeout``."""
+    end = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise NotReady(f"{what}: not within {timeout:.1f} s")
+        time.sleep(interval)
+
+
 def check_all(checks: Iterable[Check]) -> bool:
     return all(c.passed for c in checks)
 

@@ -29,7 +29,7 @@ from .. import pets
 from ..errors import KitError, KubeError
 from . import expect as ex
 from .base import Check, DrillContext, Param, Wait, register
-from .petbase import FIRST, START, PetDrill, prefer_node, ready_of, zone_of
+from .petbase import FIRST, START, PetDrill, pick_node, prefer_node, zone_of
 
 MIRROR = "kubernetes.io/config.mirror"
 
@@ -81,17 +81,10 @@ class NodeDrain(PetDrill):
         if int(ctx.p("max_unavailable")) < 1:
             reasons.append("max_unavailable must be at least 1 (0 blocks every eviction: the drain never ends)")
         nodes = ctx.core().list_node().items
-        usable = [n for n in nodes if ready_of(n) == "True" and not n.spec.unschedulable]
-        by_zone: dict[str, list[str]] = {}
-        for n in usable:
-            by_zone.setdefault(zone_of(n), []).append(n.metadata.name)
-        victim = str(ctx.p("node"))
-        if not victim:
-            zones = sorted(z for z, ns in by_zone.items() if len(ns) >= 2)
-            victim = sorted(by_zone[zones[0]])[0] if zones else ""
-        node = next((n for n in nodes if n.metadata.name == victim), None)
+        node, by_zone = pick_node(nodes, str(ctx.p("node")))
         if node is None:
-            return reasons + [f"node {victim or '(none)'} not found: pass node=<a Ready node>"]
+            return reasons + [f"node {ctx.p('node') or '(none)'} not found: pass node=<a Ready node>"]
+        victim = node.metadata.name
         zone = zone_of(node)
         ctx.state.update(victim=victim, zone=zone)
         if not [n for n in by_zone.get(zone, []) if n != victim]:

@@ -24,7 +24,8 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
-from ..errors import KubeError, NotReady
+from ..errors import KubeError
+from .base import until
 
 ZONE = "topology.kubernetes.io/zone"
 
@@ -175,14 +176,7 @@ def unschedulable_reason(api: Any, namespace: str, pod: str) -> str:
 
 
 def wait_for(what: str, fn: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise NotReady(f"{what}: not within {timeout:g} s")
-        time.sleep(interval)
+    return until(what, fn, timeout, interval)
 
 
 __all__ = ["Drain", "Unavailability", "cordon", "drain", "evict", "unschedulable_reason", "wait_for",

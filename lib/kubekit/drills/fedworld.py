@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidParameter, KitError, NotReady
-from .base import DrillContext
+from ..errors import InvalidParameter, KitError
+from .base import DrillContext, until
 
 WEB, KV = "web", "kv"
 HOST_DEFAULT = "sandbox"
@@ -377,14 +377,7 @@ def world(ctx: DrillContext) -> FedWorld:
 
 
 def wait_until(what: str, fn: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise NotReady(f"{what}: not within {timeout:.1f} s")
-        time.sleep(interval)
+    return until(what, fn, timeout, interval)
 
 
 def weights_param(text: str, n: int) -> list[int]:

@@ -29,23 +29,12 @@ from kubernetes.client.rest import ApiException
 from ..errors import KitError, KubeError
 from . import expect as ex
 from .base import Check, Drill, DrillContext, Param, Wait, register
+from .petbase import instance_id, ready_of, taint_keys
 
 ZONE = "topology.kubernetes.io/zone"
 HOSTNAME = "kubernetes.io/hostname"
 OUT_OF_SERVICE = {"key": ex.TAINT_OUT_OF_SERVICE, "value": "nodeshutdown", "effect": "NoExecute"}
 PET, WEB = "pet", "web"
-
-
-def _ready(obj: Any) -> str:
-    return next((c.status for c in (obj.status.conditions or []) if c.type == "Ready"), "Unknown")
-
-
-def _taint_keys(node: Any) -> set[str]:
-    return {t.key for t in node.spec.taints or []}
-
-
-def _instance_id(node: Any) -> str:
-    return (node.spec.provider_id or "").rsplit("/", 1)[-1]
 
 
 def _toleration(pod: Any) -> float | None:
@@ -110,8 +99,8 @@ class NodeStop(Drill):
     def preflight(self, ctx: DrillContext) -> list[str]:
         reasons = []
         nodes = ctx.core().list_node().items
-        ready = [n for n in nodes if _ready(n) == "True" and not n.spec.unschedulable]
-        down = sorted(n.metadata.name for n in nodes if _ready(n) != "True")
+        ready = [n for n in nodes if ready_of(n) == "True" and not n.spec.unschedulable]
+        down = sorted(n.metadata.name for n in nodes if ready_of(n) != "True")
         if down:
             reasons.append(f"{len(down)} node(s) already not Ready ({', '.join(down[:3])}): run drills on a healthy "
                            "cluster, or the result mixes two faults")
@@ -135,7 +124,7 @@ class NodeStop(Drill):
                            "the remediation (no capacity left in the zone)")
         if not [n for n in ready if n.metadata.name != victim]:
             reasons.append("no other Ready node: the Deployment's pod would have nowhere to go")
-        ctx.state.update(victim=victim, zone=zone, instance=_instance_id(node),
+        ctx.state.update(victim=victim, zone=zone, instance=instance_id(node),
                          topology=ex.Topology.from_nodes({"metadata": {"name": n.metadata.name,
                                                                        "labels": n.metadata.labels or {}}}
                                                          for n in nodes))
@@ -177,9 +166,9 @@ class NodeStop(Drill):
         except ApiException as exc:
             raise KubeError("create the drill's workload", exc) from exc
         timeout = ctx.budget(ctx.scaled("startup_budget"), minimum=20.0)
-        pod = ctx.wait(f"{PET}-0 Ready", lambda: (p := self._pod(ctx, f"{PET}-0")) and _ready(p) == "True" and p,
+        pod = ctx.wait(f"{PET}-0 Ready", lambda: (p := self._pod(ctx, f"{PET}-0")) and ready_of(p) == "True" and p,
                        timeout)
-        web_pod = ctx.wait("web pod Ready", lambda: next((p for p in self._web_pods(ctx) if _ready(p) == "True"
+        web_pod = ctx.wait("web pod Ready", lambda: next((p for p in self._web_pods(ctx) if ready_of(p) == "True"
                                                           and not p.metadata.deletion_timestamp), None), timeout)
         for p in (pod, web_pod):
             if p.spec.node_name != victim:
@@ -195,12 +184,12 @@ class NodeStop(Drill):
 
     def steady_state(self, ctx: DrillContext) -> list[Check]:
         pet = self._pod(ctx, f"{PET}-0")
-        web_ready = [p for p in self._web_pods(ctx) if _ready(p) == "True" and not p.metadata.deletion_timestamp]
+        web_ready = [p for p in self._web_pods(ctx) if ready_of(p) == "True" and not p.metadata.deletion_timestamp]
         node = self._node(ctx)
-        return [Check(f"{PET}-0 Ready", bool(pet and _ready(pet) == "True" and not pet.metadata.deletion_timestamp),
+        return [Check(f"{PET}-0 Ready", bool(pet and ready_of(pet) == "True" and not pet.metadata.deletion_timestamp),
                       f"on {pet.spec.node_name}" if pet else "missing"),
                 Check("web has a Ready pod", bool(web_ready), f"{len(web_ready)} Ready"),
-                Check(f"node {ctx.state['victim']} Ready", bool(node and _ready(node) == "True"))]
+                Check(f"node {ctx.state['victim']} Ready", bool(node and ready_of(node) == "True"))]
 
     def inject(self, ctx: DrillContext) -> str:
         iid = ctx.state["instance"]
@@ -214,10 +203,10 @@ class NodeStop(Drill):
 
         def not_ready(c: DrillContext) -> bool:
             n = self._node(c)
-            return bool(n and _ready(n) != "True")
+            return bool(n and ready_of(n) != "True")
 
         def has_taint(key: str) -> Any:
-            return lambda c: (n := self._node(c)) is not None and key in _taint_keys(n)
+            return lambda c: (n := self._node(c)) is not None and key in taint_keys(n)
 
         def evicted(c: DrillContext) -> bool:
             pet, web = self._pod(c, f"{PET}-0"), self._pod(c, c.state["web_pod"])
@@ -228,7 +217,7 @@ class NodeStop(Drill):
             return done
 
         def replaced(c: DrillContext) -> bool:
-            return any(_ready(p) == "True" and not p.metadata.deletion_timestamp and p.spec.node_name != victim
+            return any(ready_of(p) == "True" and not p.metadata.deletion_timestamp and p.spec.node_name != victim
                        for p in self._web_pods(c))
 
         tol = ctx.state.get("pet_toleration") or s("default_toleration_seconds")
@@ -274,18 +263,18 @@ class NodeStop(Drill):
             ns, label_selector=f"statefulset.kubernetes.io/pod-name={PET}-0").items
         state = self._instance_state(ctx)
         return [
-            ctx.check("the fault took effect: node NotReady", bool(node and _ready(node) != "True"),
-                      f"Ready={_ready(node) if node else 'deleted'}"),
+            ctx.check("the fault took effect: node NotReady", bool(node and ready_of(node) != "True"),
+                      f"Ready={ready_of(node) if node else 'deleted'}"),
             ctx.check("the stopped instance's Node is kept", node is not None),
             ctx.check("EC2 reports the instance stopped", state == "stopped", state),
-            ctx.check("shutdown taint on the node", bool(node and ex.TAINT_SHUTDOWN in _taint_keys(node))),
+            ctx.check("shutdown taint on the node", bool(node and ex.TAINT_SHUTDOWN in taint_keys(node))),
             ctx.check(f"{PET}-0 stuck Terminating (same pod, not replaced)",
                       bool(pet and pet.metadata.deletion_timestamp and pet.metadata.uid == ctx.state["pet_uid"]),
                       "terminating" if pet and pet.metadata.deletion_timestamp else "not terminating" if pet else
                       "gone"),
             ctx.check("at most one pod for the pet identity", len(same_identity) <= 1, f"{len(same_identity)} pod(s)"),
             ctx.check("the Deployment runs on another node", any(
-                _ready(p) == "True" and not p.metadata.deletion_timestamp and p.spec.node_name != victim
+                ready_of(p) == "True" and not p.metadata.deletion_timestamp and p.spec.node_name != victim
                 for p in self._web_pods(ctx))),
         ]
 
@@ -296,9 +285,9 @@ class NodeStop(Drill):
         s, b = ctx.scaled, ctx.budget
         if ctx.p("remediate"):
             state, node = self._instance_state(ctx), self._node(ctx)
-            verified = state == "stopped" and node is not None and _ready(node) != "True"
+            verified = state == "stopped" and node is not None and ready_of(node) != "True"
             ctx.check("shutdown verified before the out-of-service taint", verified,
-                      f"instance {state}, node Ready={_ready(node) if node else 'deleted'}", phase="remediate")
+                      f"instance {state}, node Ready={ready_of(node) if node else 'deleted'}", phase="remediate")
             if verified:
                 ctx.state["remediation_t0"] = time.time()
                 assert ctx.timeline is not None
@@ -307,7 +296,7 @@ class NodeStop(Drill):
                 ctx.action("add the out-of-service taint", self._set_out_of_service, ctx, True, rollback=True)
                 try:
                     pod = ctx.wait(f"{PET}-0 recreated and Ready", lambda: (p := self._pod(ctx, f"{PET}-0")) and
-                                   p.metadata.uid != ctx.state["pet_uid"] and _ready(p) == "True" and p,
+                                   p.metadata.uid != ctx.state["pet_uid"] and ready_of(p) == "True" and p,
                                    b(s("podgc_period") + s("volume_detach_budget") + s("startup_budget")))
                     ctx.state["remediation_end"] = time.time()
                     same_claim = True
@@ -329,7 +318,7 @@ class NodeStop(Drill):
                 ctx.action("remove the out-of-service taint", self._set_out_of_service, ctx, False, rollback=True)
                 node = self._node(ctx)
                 ctx.check("out-of-service taint removed", bool(node and ex.TAINT_OUT_OF_SERVICE not in
-                                                                _taint_keys(node)), phase="remediate")
+                                                                taint_keys(node)), phase="remediate")
         self._power_on(ctx)
 
     def _power_on(self, ctx: DrillContext) -> None:
@@ -342,7 +331,7 @@ class NodeStop(Drill):
                                   object=f"instance/{ctx.state['instance']}")
             try:
                 ctx.wait(f"{ctx.state['victim']} Ready again", lambda: (n := self._node(ctx)) is not None and
-                         _ready(n) == "True" and not _taint_keys(n) & {ex.TAINT_SHUTDOWN, ex.TAINT_UNREACHABLE},
+                         ready_of(n) == "True" and not taint_keys(n) & {ex.TAINT_SHUTDOWN, ex.TAINT_UNREACHABLE},
                          b(s("lease_renew") + s("node_monitor_period") + s("cloud_node_monitor_period"), minimum=10.0))
                 ctx.check("node Ready again, taints gone", True, phase="remediate")
             except KitError as exc:
@@ -367,7 +356,7 @@ class NodeStop(Drill):
         if "instance" in ctx.state:
             try:
                 node = self._node(ctx)
-                if node is not None and ex.TAINT_OUT_OF_SERVICE in _taint_keys(node):
+                if node is not None and ex.TAINT_OUT_OF_SERVICE in taint_keys(node):
                     self._set_out_of_service(ctx, False)
                 self._power_on(ctx)
             except Exception as exc:  # noqa: BLE001 - keep cleaning

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import KitError
 from . import expect as ex
 from .base import Check, DrillContext, Param, Wait, register
-from .petbase import CONTROL, START, PetDrill, instance_id, prefer_node, ready_of, zone_of
+from .petbase import CONTROL, START, PetDrill, instance_id, pick_node, prefer_node, ready_of, zone_of
 
 NODEGROUP = "eks.amazonaws.com/nodegroup"
 
@@ -54,17 +54,10 @@ class NodeTerminate(PetDrill):
     def preflight(self, ctx: DrillContext) -> list[str]:
         reasons = self.common_preflight(ctx)
         nodes = ctx.core().list_node().items
-        ready = [n for n in nodes if ready_of(n) == "True" and not n.spec.unschedulable]
-        by_zone: dict[str, list[str]] = {}
-        for n in ready:
-            by_zone.setdefault(zone_of(n), []).append(n.metadata.name)
-        victim = str(ctx.p("node"))
-        if not victim:
-            zones = sorted(z for z, ns in by_zone.items() if len(ns) >= 2)
-            victim = sorted(by_zone[zones[0]])[0] if zones else ""
-        node = next((n for n in nodes if n.metadata.name == victim), None)
+        node, by_zone = pick_node(nodes, str(ctx.p("node")))
         if node is None:
-            return reasons + [f"node {victim or '(none)'} not found: pass node=<a Ready node>"]
+            return reasons + [f"node {ctx.p('node') or '(none)'} not found: pass node=<a Ready node>"]
+        victim = node.metadata.name
         zone = zone_of(node)
         ctx.state.update(victim=victim, zone=zone, instance=instance_id(node),
                          nodegroup=(node.metadata.labels or {}).get(NODEGROUP, ""),

@@ -56,6 +56,22 @@ def zone_of(node: Any) -> str:
     return str((node.metadata.labels or {}).get(ZONE, ""))
 
 
+def pick_node(nodes: Sequence[Any], wanted: str) -> tuple[Any | None, dict[str, list[str]]]:
+    """The node a node drill acts on, and the schedulable Ready nodes by zone.
+
+    ``wanted`` names it; empty picks the first node of the first zone that keeps another
+    schedulable Ready node (so the zone's pets have somewhere to go).
+    """
+    by_zone: dict[str, list[str]] = {}
+    for n in nodes:
+        if ready_of(n) == "True" and not n.spec.unschedulable:
+            by_zone.setdefault(zone_of(n), []).append(n.metadata.name)
+    if not wanted:
+        zones = sorted(z for z, names in by_zone.items() if len(names) >= 2)
+        wanted = sorted(by_zone[zones[0]])[0] if zones else ""
+    return next((n for n in nodes if n.metadata.name == wanted), None), by_zone
+
+
 def topology(nodes: Sequence[Any]) -> ex.Topology:
     return ex.Topology.from_nodes({"metadata": {"name": n.metadata.name, "labels": n.metadata.labels or {}}}
                                   for n in nodes)

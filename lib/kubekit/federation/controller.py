@@ -692,12 +692,16 @@ class Federation:
                         kick=self.kick if self.running else self.sync)
 
     def wait_member(self, name: str, state: str, timeout: float = 60.0) -> float:
-        """Wait until the controller sees member ``name`` in ``state``; returns the seconds waited."""
+        """Wait until the controller sees member ``name`` in ``state`` and has published it in the
+        MemberCluster's status (what tables and other readers see); returns the seconds waited."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             with self._mlock:
                 st = self._members.get(name)
-                if st is not None and st.health.state == state:
+                seen = st is not None and st.health.state == state
+            if seen:
+                obj = self.host.get(API_VERSION, "MemberCluster", None, name) or {}
+                if (obj.get("status") or {}).get("state") == state:
                     return time.monotonic() - t0
             if not self.running:
                 self.sync()
