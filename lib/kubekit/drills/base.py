@@ -508,6 +508,18 @@ def run(drill: Drill | type[Drill] | str, ctx: DrillContext, params: Mapping[str
     return res
 
 
+#: A drill ends a phase when a poll of the API sees the outcome; the timeline's watches deliver the
+#: same change a little later and date it then. Grading waits this long past the end and keeps
+#: what arrived meanwhile, so the last phase is not marked missing for the watch's latency.
+WATCH_LAG_S = 1.0
+
+
+def _caught_up(end: float) -> float:
+    until_ = end + WATCH_LAG_S
+    time.sleep(max(0.0, until_ - time.time()))
+    return until_
+
+
 def _phase(ctx: DrillContext, name: str) -> None:
     ctx.state["_phase"] = name
 
@@ -576,7 +588,8 @@ def _run_steps(drill: Drill, ctx: DrillContext, res: DrillResult, slack: float) 
         exp = drill.expected(ctx)
         if exp is not None:
             res.expected["fault"] = exp
-            res.grades["fault"] = grade(exp, ctx.timeline.entries(), ctx.t0, end=observed_end, slack=slack)
+            res.grades["fault"] = grade(exp, ctx.timeline.entries(), ctx.t0, end=_caught_up(observed_end),
+                                        slack=slack)
     except Exception as exc:  # noqa: BLE001 - recorded; remediation and cleanup still run
         res.status = "failed"
         res.error = f"{type(exc).__name__}: {exc}"
@@ -591,7 +604,8 @@ def _run_steps(drill: Drill, ctx: DrillContext, res: DrillResult, slack: float) 
         if exp is not None and rt0 is not None:
             res.expected["remediation"] = exp
             res.grades["remediation"] = grade(exp, ctx.timeline.entries() if ctx.timeline else [], rt0,
-                                              end=ctx.state.get("remediation_end", time.time()), slack=slack)
+                                              end=_caught_up(ctx.state.get("remediation_end", time.time())),
+                                              slack=slack)
     except Exception as exc:  # noqa: BLE001
         res.status = "failed"
         res.error = (res.error + "; " if res.error else "") + f"remediation: {type(exc).__name__}: {exc}"
