@@ -6,3 +6,7 @@ notebook's first import is fast.
 """
 
 __version__ = "0.1.0"
+
+from kubekit._deferred import defer_rfc3987_syntax as _defer
+
+_defer()

@@ -136,5 +136,7 @@ def connect(context: str | None = None, kubeconfig: str | os.PathLike[str] | Non
     name = context or (current or {}).get("name")
     if name not in names:
         raise KubeconfigError(f"context {name!r} not in {path} (it has: {', '.join(names) or 'none'})")
-    api = config.new_client_from_config(config_file=str(path), context=name)
+    from kubekit.kubeclient import new_client
+
+    api = new_client(path, name)
     return Cluster(context=name, kubeconfig=path, api=api)

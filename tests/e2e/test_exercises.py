@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from kubernetes import client
 
-from kubekit import federation, lessons, pets, sandbox
+from kubekit import aws, cluster, federation, lessons, pets, sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,6 +93,24 @@ def test_01_exercises(world: sandbox.SandboxInfo) -> None:
                                                            "node ip-10-0-64-5.ec2.internal"], repaired
     assert lessons.check("01.drain-zone", "sandbox", zone="us-east-1c").missing
 
+    # grow the first zone of the host cluster by one node (its node groups are the plan's, 2 nodes each)
+    host = SimpleNamespace(stack="sandbox", region="us-east-1", zones=plan.zones, nodes_per_zone=2, nodes=6)
+    grow = {"cluster_name": "sandbox", "zone": "us-east-1a", "nodes": 3, "context": "sandbox",
+            "kubeconfig": world.kubeconfig}
+    eks = before_and_after("01.grow-zone", lesson.aws, {"t": lesson.aws, "p": host, "entry": entry}, **grow)
+    # a wrong answer grows another zone too: the check names the group; prepare scales both back
+    eks.update_nodegroup_config(clusterName="sandbox", nodegroupName="ng-us-east-1b",
+                                scalingConfig={"desiredSize": 3})
+    wrong = lessons.check("01.grow-zone", lesson.aws, **grow)
+    assert wrong.missing == ("node groups of other zones changed too: ng-us-east-1b (3)",), wrong
+    aws.wait_nodes_ready(world.kubeconfig, "sandbox", expect=8, progress=False)
+    again = lessons.prepare("01", "sandbox", cluster_name="sandbox")
+    assert [(r["action"], r["object"]) for r in again.report.rows] == [
+        ("scaled back", "node group ng-us-east-1a (3 -> 2 nodes)"),
+        ("scaled back", "node group ng-us-east-1b (3 -> 2 nodes)")], again
+    assert [len(row.nodes) for row in cluster.connect(context="sandbox").nodes_by_zone().rows] == [2, 2, 2]
+    assert str(lessons.cleanup(again)).count("kept") == 2  # nothing left to scale back
+
 
 def test_02_exercises_and_repair(world: sandbox.SandboxInfo) -> None:
     lesson = lessons.prepare("02", "sandbox", namespace="pets")
@@ -103,6 +121,15 @@ def test_02_exercises_and_repair(world: sandbox.SandboxInfo) -> None:
     assert ps.replicas == 5
     ps = before_and_after("02.canary-two", kc, {"kc": kc, "ps": ps})
     assert lessons.check("02.scale-to-5", kc).ok  # still five pets
+    # half an answer: the policy changed, the set not scaled yet
+    half, _ = pets.update(kc, ps, when_scaled="Delete", progress=False)
+    partial = lessons.check("02.shrink-delete", kc)
+    assert partial.missing == ("StatefulSet pets/web wants 5 pets, not 3",
+                               "claims of removed pets are still there: data-web-3, data-web-4"), partial
+    assert "whenScaled: Delete (the claims of removed pets go with them)" in partial.right
+    ps, _ = pets.update(kc, half, when_scaled="Retain", progress=False)
+    ps = before_and_after("02.shrink-delete", kc, {"kc": kc, "ps": ps})
+    assert list(pets.claims(kc, ps)) == ["data-web-0", "data-web-1", "data-web-2"]
 
     # a trainee breaks things: a pet deleted, a node cordoned, a stray set with claims
     core = client.CoreV1Api(kc.api)
@@ -138,7 +165,15 @@ def test_03_exercises_and_a_half_made_federation(world: sandbox.SandboxInfo) -> 
     fed.wait("web", ns, timeout=60)
     solve = {"host_context": "sandbox", "kc": None, "fed": fed, "web": WEB, "members": members, "namespace": ns}
     before_and_after("03.move-weight", "sandbox", solve, namespace=ns)
-    before_and_after("03.canary-cluster", "sandbox", solve, namespace=ns)
+    web_fw = before_and_after("03.canary-cluster", "sandbox", solve, namespace=ns)
+    # emptying the first member by dropping its replicas is not the answer
+    fewer = {**WEB, "spec": {**WEB["spec"], "replicas": 3}}
+    dropped = federation.federated_workload("web", fewer, namespace=ns, weights=dict(zip(members, (0, 2, 1))))
+    federation.apply_workload("sandbox", dropped, None)
+    fed.wait("web", ns, timeout=60)
+    wrong = lessons.check("03.empty-member", "sandbox", namespace=ns, replicas=4)
+    assert wrong.missing == ("the template wants 3 replicas, not 4: move them, do not drop them",), wrong
+    before_and_after("03.empty-member", "sandbox", solve | {"web_fw": web_fw}, namespace=ns, replicas=4)
 
     # half-made: the controller gone (kernel died), a member lost, a stray registration, the workload left
     fed.stop()

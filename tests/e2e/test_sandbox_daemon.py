@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -74,6 +75,56 @@ def test_aws_state_survives_down_and_up_with_the_same_ids(home: Path) -> None:
     assert ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"] != vpc
     sandbox.reset(home=home)
     assert not (home / "aws").exists() and sandbox.status(home=home)["state"] == "stopped"
+
+
+def _start_kind(home: Path) -> tuple[bool, int]:
+    status = json.loads((home / "sandbox.status.json").read_text())
+    return status["from_snapshot"], status["replayed"]
+
+
+def test_a_snapshot_start_draws_the_same_ids_as_a_replay_start(home: Path, tmp_path: Path) -> None:
+    sandbox.up(home=home, empty=True)
+    ec2 = _ec2(home)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    _check_eks_tokens(home, times=2)
+    ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24", AvailabilityZone="us-east-1a")
+    sandbox.down(home=home)  # a clean stop writes the snapshot
+    assert (home / "aws" / "moto-state.pickle").exists()
+    twin = tmp_path / "twin"
+    shutil.copytree(home, twin)
+    (twin / "aws" / "moto-state.pickle").unlink()  # the twin has only the recording
+
+    def next_ids(h: Path) -> tuple[bool, int, tuple[str, str], str]:
+        sandbox.up(home=h, empty=True)
+        try:
+            ec2 = _ec2(h)
+            new = ec2.create_vpc(CidrBlock="10.12.0.0/16")["Vpc"]["VpcId"]
+            sub = ec2.create_subnet(VpcId=new, CidrBlock="10.12.1.0/24", AvailabilityZone="us-east-1c")
+            old = ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["CidrBlock"]
+            return (*_start_kind(h), (new, sub["Subnet"]["SubnetId"]), old)
+        finally:
+            sandbox.down(home=h)
+
+    from_snapshot, replayed, ids, cidr = next_ids(home)
+    twin_snapshot, twin_replayed, twin_ids, twin_cidr = next_ids(twin)
+    assert (from_snapshot, replayed) == (True, 0) and (twin_snapshot, twin_replayed > 0) == (False, True)
+    assert ids == twin_ids and cidr == twin_cidr == "10.9.0.0/16"
+    # Each clean stop leaves a snapshot of its own: the next start loads it again.
+    sandbox.up(home=home, empty=True)
+    assert _start_kind(home)[0] is True
+
+
+def test_a_snapshot_older_than_the_recording_is_not_loaded(home: Path) -> None:
+    sandbox.up(home=home, empty=True)
+    sandbox.down(home=home)
+    snapshot = (home / "aws" / "moto-state.pickle").read_bytes()
+    sandbox.up(home=home, empty=True)
+    _ec2(home).create_vpc(CidrBlock="10.13.0.0/16")
+    sandbox.down(home=home)
+    (home / "aws" / "moto-state.pickle").write_bytes(snapshot)  # as if the daemon had been killed
+    sandbox.up(home=home, empty=True)
+    assert _start_kind(home)[0] is False
+    assert [v["CidrBlock"] for v in _ec2(home).describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.13.0.0/16"]
 
 
 def _check_eks_tokens(home: Path, times: int) -> None:

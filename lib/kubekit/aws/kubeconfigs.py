@@ -129,10 +129,11 @@ def wait_nodes_ready(path: str, context: str, *, expect: int | None = None, zone
                      timeout: float = 600, progress: bool | str = "auto") -> list[dict[str, str]]:
     """Wait until ``expect`` nodes (if given) are Ready and every zone in ``zones`` has one."""
     from kubernetes import client as k8s
-    from kubernetes import config
     from tqdm.auto import tqdm
 
-    api = config.new_client_from_config(config_file=path, context=context)
+    from kubekit.kubeclient import new_client
+
+    api = new_client(path, context)
     core = k8s.CoreV1Api(api)
     deadline = time.monotonic() + timeout
     want = expect

@@ -14,12 +14,12 @@ import os
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 
+from kubekit import kubeclient
 from kubekit.cluster import resolve_kubeconfig
 from kubekit.errors import InvalidParameter, KitError, KubeError, MemberUnreachable
 
@@ -32,32 +32,7 @@ SECRET_PREFIX = "member-"
 
 def standalone_kubeconfig(context: str, kubeconfig: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """One context of a kubeconfig as a self-contained kubeconfig (certificate files inlined)."""
-    path = resolve_kubeconfig(kubeconfig)
-    doc = yaml.safe_load(Path(path).read_text()) or {}
-    ctx = next((c for c in doc.get("contexts") or [] if c.get("name") == context), None)
-    if ctx is None:
-        names = sorted(c.get("name", "") for c in doc.get("contexts") or [])
-        raise InvalidParameter("context", context, f"is not in {path}", f"It has: {', '.join(names) or 'none'}")
-    cluster_name = ctx["context"].get("cluster")
-    user_name = ctx["context"].get("user")
-    cluster = dict(next(c for c in doc.get("clusters") or [] if c.get("name") == cluster_name)["cluster"])
-    user = dict(next((u for u in doc.get("users") or [] if u.get("name") == user_name), {"user": {}})["user"])
-    base = Path(path).parent
-
-    def inline(section: dict[str, Any], key: str) -> None:
-        if section.get(key):
-            file = Path(section.pop(key))
-            file = file if file.is_absolute() else base / file
-            section[f"{key}-data"] = base64.b64encode(file.read_bytes()).decode()
-
-    inline(cluster, "certificate-authority")
-    inline(user, "client-certificate")
-    inline(user, "client-key")
-    return {"apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": context, "cluster": cluster}],
-            "users": [{"name": context, "user": user}],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-            "current-context": context}
+    return kubeclient.standalone(resolve_kubeconfig(kubeconfig), context)
 
 
 def api_client(kubeconfig: dict[str, Any], context: str | None = None) -> client.ApiClient:
@@ -76,7 +51,7 @@ def api_client(kubeconfig: dict[str, Any], context: str | None = None) -> client
     if cached is not None:
         return cached
     cfg = client.Configuration()
-    config.load_kube_config_from_dict(kubeconfig, context=ctx, client_configuration=cfg, persist_config=False)
+    kubeclient.configure(kubeconfig, ctx, cfg)
     cfg.retries = False
     api = client.ApiClient(cfg)
     with _CACHE_LOCK:
@@ -102,8 +77,7 @@ def host_rest(host: "str | Any", kubeconfig: str | os.PathLike[str] | None = Non
         if rest is None:
             # One client per context and kubeconfig in a process: an exec credential plugin (an EKS token)
             # runs once, and the client refreshes the token when it expires.
-            rest = _HOSTS[key] = Rest(config.new_client_from_config(config_file=str(path), context=host),
-                                      str(host), timeout=30)
+            rest = _HOSTS[key] = Rest(kubeclient.new_client(path, str(host)), str(host), timeout=30)
         return rest
 
 

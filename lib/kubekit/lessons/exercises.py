@@ -22,6 +22,7 @@ from .verdict import Verdict
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REVISION_LABEL = "controller-revision-hash"
+NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 
 
 @dataclass(frozen=True)
@@ -97,21 +98,54 @@ def _drain_zone(target: Any, *, zone: str, kubeconfig: str | None = None, **_: A
     return right, missing
 
 
+def _grow_zone(t: Any, *, cluster_name: str, zone: str, nodes: int, region: str = "us-east-1",
+               context: str | None = None, kubeconfig: str | None = None, **_: Any) -> tuple[list[str], list[str]]:
+    kc = _kc(context or cluster_name, kubeconfig)
+    listed = client.CoreV1Api(kc.api).list_node().items
+    groups_of = {n.metadata.name: (n.metadata.labels or {}).get(NODEGROUP_LABEL, "") for n in listed}
+    inside = sorted(n.metadata.name for n in listed if (n.metadata.labels or {}).get(ZONE_LABEL) == zone)
+    if not inside:
+        return [], [f"{kc.context} has no nodes in {zone}"]
+    right, missing = [], []
+    eks = t.client("eks", region)
+    mine = sorted({groups_of[n] for n in inside} - {""})
+    sizes = {g: eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=g)["nodegroup"]["scalingConfig"]
+             for g in eks.list_nodegroups(clusterName=cluster_name)["nodegroups"]}
+    wanted = sum(sizes[g]["desiredSize"] for g in mine if g in sizes)
+    if wanted == nodes:
+        right.append(f"node group {', '.join(mine)} wants {nodes} nodes (desiredSize)")
+    else:
+        missing.append(f"node group {', '.join(mine) or '-'} in {zone} wants {wanted} nodes, not {nodes}")
+    ready = sorted(n.metadata.name for n in listed if n.metadata.name in inside and _ready(n))
+    if len(ready) == nodes:
+        right.append(f"{zone} has {nodes} Ready nodes: {', '.join(ready)}")
+    else:
+        missing.append(f"{zone} has {len(ready)} Ready nodes, want {nodes}")
+    grown = sorted(f"{g} ({s['desiredSize']})" for g, s in sizes.items()
+                   if g not in mine and s["desiredSize"] != s["minSize"])
+    if grown:
+        missing.append(f"node groups of other zones changed too: {', '.join(grown)}")
+    else:
+        right.append("the node groups of the other zones are as apply() made them")
+    return right, missing
+
+
 # -- 02 -------------------------------------------------------------------------------------------
-def _set_and_pets(kc: Any, namespace: str, name: str) -> tuple[Any, dict[int, Any]]:
+def _set_and_pets(kc: Any, namespace: str, name: str) -> tuple[Any, Any, dict[int, Any]]:
+    """The cluster, the StatefulSet (None if there is none) and its pets by ordinal."""
     apps, core = client.AppsV1Api(kc.api), client.CoreV1Api(kc.api)
     try:
         sts = apps.read_namespaced_stateful_set(name, namespace)
     except client.ApiException as exc:
         if exc.status == 404:
-            return None, {}
+            return kc, None, {}
         raise
     pods = {}
     for pod in core.list_namespaced_pod(namespace).items:
         head, _, tail = pod.metadata.name.rpartition("-")
         if head == name and tail.isdigit() and not pod.metadata.deletion_timestamp:
             pods[int(tail)] = pod
-    return sts, pods
+    return kc, sts, pods
 
 
 def _ready(pod: Any) -> bool:
@@ -120,8 +154,7 @@ def _ready(pod: Any) -> bool:
 
 def _scale_to_5(target: Any, *, namespace: str = "pets", name: str = "web", kubeconfig: str | None = None,
                 **_: Any) -> tuple[list[str], list[str]]:
-    kc = _kc(target, kubeconfig)
-    sts, pods = _set_and_pets(kc, namespace, name)
+    kc, sts, pods = _set_and_pets(_kc(target, kubeconfig), namespace, name)
     if sts is None:
         return [], [f"no StatefulSet {namespace}/{name}: run the lesson up to here first"]
     right, missing = [], []
@@ -149,8 +182,7 @@ def _scale_to_5(target: Any, *, namespace: str = "pets", name: str = "web", kube
 
 def _canary_two(target: Any, *, namespace: str = "pets", name: str = "web", kubeconfig: str | None = None,
                 **_: Any) -> tuple[list[str], list[str]]:
-    kc = _kc(target, kubeconfig)
-    sts, pods = _set_and_pets(kc, namespace, name)
+    kc, sts, pods = _set_and_pets(_kc(target, kubeconfig), namespace, name)
     if sts is None:
         return [], [f"no StatefulSet {namespace}/{name}: run the lesson up to here first"]
     right, missing = [], []
@@ -181,6 +213,44 @@ def _canary_two(target: Any, *, namespace: str = "pets", name: str = "web", kube
     not_ready = sorted(f"{name}-{o}" for o in ordinals if o not in pods or not _ready(pods[o]))
     if not_ready:
         missing.append(f"not Ready: {', '.join(not_ready)}")
+    return right, missing
+
+
+def _shrink_delete(target: Any, *, namespace: str = "pets", name: str = "web", replicas: int = 3,
+                   kubeconfig: str | None = None, **_: Any) -> tuple[list[str], list[str]]:
+    kc, sts, pods = _set_and_pets(_kc(target, kubeconfig), namespace, name)
+    if sts is None:
+        return [], [f"no StatefulSet {namespace}/{name}: run the lesson up to here first"]
+    right, missing = [], []
+    policy = sts.spec.persistent_volume_claim_retention_policy
+    when_scaled, when_deleted = (policy.when_scaled, policy.when_deleted) if policy else ("Retain", "Retain")
+    if when_scaled == "Delete":
+        right.append("whenScaled: Delete (the claims of removed pets go with them)")
+    else:
+        missing.append(f"persistentVolumeClaimRetentionPolicy.whenScaled is {when_scaled}, want Delete")
+    if when_deleted == "Retain":
+        right.append("whenDeleted stays Retain (deleting the set still keeps every claim)")
+    else:
+        missing.append(f"whenDeleted is {when_deleted}: deleting the set would now delete all the data")
+    if sts.spec.replicas == replicas:
+        right.append(f"StatefulSet {namespace}/{name} wants {replicas} pets")
+    else:
+        missing.append(f"StatefulSet {namespace}/{name} wants {sts.spec.replicas} pets, not {replicas}")
+    prefix = f"data-{name}-"
+    claims = {c.metadata.name: c.status.phase for c in
+              client.CoreV1Api(kc.api).list_namespaced_persistent_volume_claim(namespace).items
+              if c.metadata.name.startswith(prefix) and c.metadata.name[len(prefix):].isdigit()}
+    left = sorted((c for c in claims if int(c[len(prefix):]) >= replicas), key=lambda c: int(c[len(prefix):]))
+    if left:
+        missing.append(f"claims of removed pets are still there: {', '.join(left)}")
+    else:
+        right.append(f"no claims beyond {prefix}{replicas - 1}: the removed pets' claims were deleted")
+    ready = [f"{name}-{o}" for o in range(replicas) if o in pods and _ready(pods[o])]
+    if all(claims.get(f"{prefix}{o}") == "Bound" for o in range(replicas)) and len(ready) == replicas:
+        right.append(f"{', '.join(ready)} are Ready on their own claims")
+    else:
+        missing.append(f"want {', '.join(f'{name}-{o}' for o in range(replicas))} Ready with bound claims; "
+                       f"Ready: {', '.join(ready) or 'none'}")
     return right, missing
 
 
@@ -263,6 +333,39 @@ def _canary_cluster(host: Any, *, namespace: str = "fed-demo", kubeconfig: str |
     return right, missing
 
 
+def _empty_member(host: Any, *, namespace: str = "fed-demo", kubeconfig: str | None = None,
+                  replicas: int | None = None, **_: Any) -> tuple[list[str], list[str]]:
+    from .. import federation
+
+    right, missing, fw = _fw_state(str(host), kubeconfig, namespace)
+    if fw is None:
+        return right, missing
+    members = _members(str(host), kubeconfig)
+    total = int(fw["spec"]["template"]["spec"].get("replicas", 0))
+    if replicas is not None and total != replicas:
+        missing.append(f"the template wants {total} replicas, not {replicas}: move them, do not drop them")
+    found = {m: int(((d or {}).get("spec") or {}).get("replicas") or 0)
+             for m, d in _web_in_members(str(host), kubeconfig, namespace).items()}
+    first, others = members[0], members[1:]
+    if found.get(first):
+        missing.append(f"{first} still runs {found[first]} web replica(s)")
+    else:
+        right.append(f"{first} runs no web replicas")
+    moved = sum(found.get(m, 0) for m in others)
+    split = ", ".join(f"{m}: {found.get(m, 0)}" for m in others)
+    if moved == total and total:
+        right.append(f"the other members run all {total}: {split}")
+    else:
+        missing.append(f"the other members run {moved} of {total} ({split})")
+    state = {o["metadata"]["name"]: (o.get("status") or {}).get("state") for o in
+             federation.list_members(str(host), kubeconfig)}
+    if state.get(first) == "Ready":
+        right.append(f"{first} is still a Ready member (emptied, not removed)")
+    else:
+        missing.append(f"{first} is {state.get(first) or 'not registered'}: keep it a member, only empty it")
+    return right, missing
+
+
 EXERCISES: dict[str, Exercise] = {e.id: e for e in (
     Exercise("01.plan-region", "plan the same cluster in another region and read its monthly cost",
              "aws.plan(name, region='eu-west-1', zones=3, target=t); the plan's .monthly is the estimate",
@@ -270,17 +373,27 @@ EXERCISES: dict[str, Exercise] = {e.id: e for e in (
     Exercise("01.drain-zone", "drain the last zone of the cluster you built",
              "for each node in that zone: demo.kubectl('drain', NODE, '--ignore-daemonsets'), "
              "with demo = cluster.connect(context=entry.context, kubeconfig=entry.path)", _drain_zone),
+    Exercise("01.grow-zone", "add a node to the first zone: grow its node group, and only that one",
+             "t.client('eks', region).update_nodegroup_config(clusterName=..., nodegroupName=f'ng-{p.zones[0]}', "
+             "scalingConfig={'desiredSize': nodes_per_zone + 1}), then wait until the new node is Ready",
+             _grow_zone),
     Exercise("02.scale-to-5", "scale the pets to 5",
              "pets.scale(kc, ps, 5) (or kubectl -n pets scale statefulset/web --replicas=5)", _scale_to_5),
     Exercise("02.canary-two", "a canary of two pets: only the two highest pets get a new version",
              "pets.update(kc, ps, version='v3', partition=...): pets with ordinal >= partition move",
              _canary_two),
+    Exercise("02.shrink-delete", "scale back to 3 and let the removed pets' claims (and data) go",
+             "pets.update(kc, ps, when_scaled='Delete') changes the live set's retention policy; then scale to 3",
+             _shrink_delete),
     Exercise("03.move-weight", "give the second member half of the web tier (weights 1:2:1)",
              "build the FederatedWorkload again with weights=dict(zip(members, (1, 2, 1))) and apply it",
              _move_weight),
     Exercise("03.canary-cluster", "run nginx:1.28 in the last member only, without changing the template",
              "overrides=[{'clusterName': members[-1], 'image': 'nginx:1.28'}] in federation.federated_workload",
              _canary_cluster),
+    Exercise("03.empty-member", "empty the first member for maintenance: no web replicas there, all of them elsewhere",
+             "set the weight of members[0] to 0 in web_fw['spec']['replicaScheduling']['clusters'] and apply it again",
+             _empty_member),
 )}
 
 

@@ -1,7 +1,7 @@
 """Bring the world to the state a lesson needs (prepare) and remove what the lesson made (cleanup).
 
 Both are idempotent and repair rather than assume: a trainee may have run the
-lessons in another order, deleted the pets, cordoned nodes, isolated a member
+lessons in another order, deleted the pets, cordoned nodes, grown a node group, isolated a member
 or left a half-made federation behind. Each returns a :class:`Report` whose
 rows say what was done, so the notebook's first and last cells show it.
 Everything goes through the same public calls the notebooks use (the sandbox
@@ -20,6 +20,7 @@ from .. import cluster as _cluster
 from ..errors import InvalidParameter, KitError, NotReady
 from ..views import table
 from .catalogue import get
+from .exercises import NODEGROUP_LABEL
 
 SANDBOX = "sandbox"
 COLUMNS = ["action", "object", "where"]
@@ -83,6 +84,31 @@ def uncordon_all(kc: Any, where: str, report: Report) -> list[str]:
         core.patch_node(name, {"spec": {"unschedulable": None}})
         report.add("uncordoned", f"node {name}", where)
     return names
+
+
+def shrink_nodegroups(t: Any, kc: Any, name: str, region: str, report: Report, timeout: float = 120.0) -> list[str]:
+    """Scale every node group of EKS cluster ``name`` grown beyond its minSize (the size apply gave it) back to it.
+
+    Waits until the extra nodes are gone from the cluster, so what runs next sees the
+    nodes the plan made.
+    """
+    eks = t.client("eks", region)
+    shrunk: dict[str, int] = {}
+    for group in sorted(eks.list_nodegroups(clusterName=name)["nodegroups"]):
+        size = eks.describe_nodegroup(clusterName=name, nodegroupName=group)["nodegroup"]["scalingConfig"]
+        if size["desiredSize"] > size["minSize"]:
+            eks.update_nodegroup_config(clusterName=name, nodegroupName=group,
+                                        scalingConfig={"desiredSize": size["minSize"]})
+            shrunk[group] = size["minSize"]
+            report.add("scaled back", f"node group {group} ({size['desiredSize']} -> {size['minSize']} nodes)", "AWS")
+    core = client.CoreV1Api(kc.api)
+    deadline = time.monotonic() + timeout
+    for group, size in shrunk.items():
+        while len(core.list_node(label_selector=f"{NODEGROUP_LABEL}={group}").items) > size:
+            if time.monotonic() > deadline:
+                raise NotReady(f"node group {group} still has more than {size} nodes after {timeout:g} s")
+            time.sleep(0.2)
+    return sorted(shrunk)
 
 
 def remove_sets(kc: Any, namespace: str, where: str, report: Report) -> None:
@@ -166,8 +192,10 @@ def _prepare_01(p: Prepared) -> None:
         ensure_sandbox(empty=True)
     p.aws = aws.resolve(p.target)
     demo = _demo_cluster(p)
-    if demo is not None:  # a zone drained in an earlier run of the exercise
+    if demo is not None:  # a zone drained, a node group grown in an earlier run of the exercises
         uncordon_all(demo, demo.context, p.report)
+        shrink_nodegroups(p.aws, demo, p.options.get("cluster_name", "demo"), p.options.get("region", "us-east-1"),
+                          p.report)
 
 
 def _prepare_02(p: Prepared) -> None:
@@ -286,6 +314,7 @@ def cleanup(lesson: "Prepared | str", target: str = SANDBOX, *, kubeconfig: str 
         demo = _demo_cluster(p)
         if demo is not None:
             uncordon_all(demo, demo.context, report)
+            shrink_nodegroups(p.aws, demo, opts.get("cluster_name", "demo"), opts.get("region", "us-east-1"), report)
         stacks = [opts.get("cluster_name", "demo"), f"{opts.get('cluster_name', 'demo')}-kubeup"]
         for stack in stacks:
             if opts.get("destroy", False):

@@ -32,6 +32,15 @@ def drain_zone(entry: Any, p: Any) -> Any:
     return demo
 
 
+def grow_zone(t: Any, p: Any, entry: Any) -> Any:
+    eks = t.client("eks", p.region)
+    eks.update_nodegroup_config(clusterName=p.stack, nodegroupName=f"ng-{p.zones[0]}",
+                                scalingConfig={"desiredSize": p.nodes_per_zone + 1})
+    aws.wait_nodes_ready(entry.path, entry.context, expect=p.nodes + 1, progress=False)
+    print(cluster.connect(context=entry.context, kubeconfig=entry.path).nodes_by_zone())
+    return eks
+
+
 def scale_to_5(kc: Any, ps: Any) -> Any:
     ps, grown = pets.scale(kc, ps, 5)
     print(grown)
@@ -41,6 +50,14 @@ def scale_to_5(kc: Any, ps: Any) -> Any:
 def canary_two(kc: Any, ps: Any) -> Any:
     ps, canary = pets.update(kc, ps, version="v3", partition=ps.replicas - 2)
     print(f"on v3: {', '.join(canary.updated)}")
+    return ps
+
+
+def shrink_delete(kc: Any, ps: Any) -> Any:
+    ps, _ = pets.update(kc, ps, when_scaled="Delete")
+    ps, shrunk = pets.scale(kc, ps, 3)
+    print(shrunk)
+    print(f"claims left: {', '.join(pets.claims(kc, ps))}")
     return ps
 
 
@@ -65,13 +82,27 @@ def canary_cluster(host_context: str, kc: Any, fed: Any, web: dict[str, Any], me
     return web_fw
 
 
+def empty_member(host_context: str, kc: Any, fed: Any, web_fw: dict[str, Any], members: list[str],
+                 namespace: str) -> Any:
+    for rule in web_fw["spec"]["replicaScheduling"]["clusters"]:
+        if rule["name"] == members[0]:
+            rule["weight"] = 0  # no replicas there; the other members share all of them
+    federation.apply_workload(host_context, web_fw, kc)
+    fed.wait("web", namespace, timeout=60)
+    print(federation.workload_table(host_context, namespace, kc, names=["web"]))
+    return web_fw
+
+
 SOLUTIONS: dict[str, Callable[..., Any]] = {
     "01.plan-region": plan_region,
     "01.drain-zone": drain_zone,
+    "01.grow-zone": grow_zone,
     "02.scale-to-5": scale_to_5,
     "02.canary-two": canary_two,
+    "02.shrink-delete": shrink_delete,
     "03.move-weight": move_weight,
     "03.canary-cluster": canary_cluster,
+    "03.empty-member": empty_member,
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 PROFILE = "kubekit-sandbox"
 ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_REGION = "us-east-1"
+ACCESS_KEY = "kubekit-sandbox"  # moto accepts any key; not a secret, never leaves loopback
 
 
 def paths(home: Path) -> tuple[Path, Path]:
@@ -26,8 +27,7 @@ def write(home: Path, endpoint: str, region: str = DEFAULT_REGION) -> tuple[Path
     config.write_text(f"[profile {PROFILE}]\nregion = {region}\nendpoint_url = {endpoint}\noutput = json\n")
     fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        # moto accepts any key; these are not secrets and never leave loopback.
-        f.write(f"[{PROFILE}]\naws_access_key_id = kubekit-sandbox\naws_secret_access_key = kubekit-sandbox\n")
+        f.write(f"[{PROFILE}]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {ACCESS_KEY}\n")
     return config, creds
 
 

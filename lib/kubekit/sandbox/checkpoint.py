@@ -6,6 +6,8 @@ world is everything the daemon rebuilds on start, all of it under ``$KUBEKIT_HOM
 
     aws/recording.jsonl, aws/state.json   moto's state: the recorded requests and the seed
                                           they are replayed under (``kubekit.sandbox.daemon``)
+    aws/moto-state.pickle                 the same state ready to load, when it matches the
+                                          recording (``kubekit.sandbox.motostate``)
     clusters/<region>/<name>/             every kubesim cluster: objects (SQLite), CA, token,
                                           API server port, and volume data (the pets' data dirs)
     inventory/sandbox/                    what kubekit.aws created, per stack
@@ -41,8 +43,8 @@ from .control import SandboxError, kubekit_home
 # What a checkpoint holds, relative to $KUBEKIT_HOME. Not in it: aws/config and
 # aws/credentials (rewritten with the live endpoint at every start), sandbox.json,
 # the log, the control token, and other targets' inventories (real AWS is never touched).
-WORLD = ("aws/recording.jsonl", "aws/state.json", "clusters", "inventory/sandbox", "kube-up", "kubeconfig",
-         "members.json", "clusters.json")
+WORLD = ("aws/recording.jsonl", "aws/state.json", "aws/moto-state.pickle", "clusters", "inventory/sandbox", "kube-up",
+         "kubeconfig", "members.json", "clusters.json")
 CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")

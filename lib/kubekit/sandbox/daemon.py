@@ -41,7 +41,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .awsconfig import ACCOUNT_ID
+from .awsconfig import ACCESS_KEY, ACCOUNT_ID
 
 # moto reads these when it loads; they make it behave more like AWS (sandbox realism):
 # managed IAM policies exist, bad AMIs and instance types are rejected (feasibility.md §2).
@@ -144,8 +144,12 @@ def start_moto(home: Path) -> tuple[MotoServer, str]:
     return server, server.url
 
 
-def restore(home: Path, endpoint: str) -> int:
-    """Seed moto and replay the recording of everything done before; returns requests replayed."""
+def restore(home: Path, endpoint: str, *, snapshot: bool = False) -> int:
+    """Seed moto and replay the recording of everything done before; returns requests replayed.
+
+    With ``snapshot`` moto's state (random generator included) was already loaded from
+    the snapshot that matches the recording (:mod:`.motostate`): nothing is seeded or replayed.
+    """
     from moto.moto_api import recorder
 
     state = _state(home)
@@ -153,11 +157,13 @@ def restore(home: Path, endpoint: str) -> int:
     recording = home / "aws" / "recording.jsonl"
     recording.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     recorder._location = str(recording)  # noqa: SLF001 - moto reads it from an env var at import
-    _LOOPBACK.open(urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST"), timeout=10).read()
     replayed = 0
-    if recording.exists() and recording.stat().st_size:
-        replayed = sum(1 for _ in recording.open())
-        recorder.replay_recording(target_host=endpoint)
+    if not snapshot:
+        _LOOPBACK.open(urllib.request.Request(f"{endpoint}/moto-api/seed?a={seed}", method="POST"),
+                       timeout=10).read()
+        if recording.exists() and recording.stat().st_size:
+            replayed = sum(1 for _ in recording.open())
+            recorder.replay_recording(target_host=endpoint)
     _skip_token_checks(recorder)
     recorder.start_recording()
     port = int(endpoint.rsplit(":", 1)[1])
@@ -193,27 +199,41 @@ def _skip_token_checks(recorder: Any) -> None:
     recorder._kubekit_wrapped = True
 
 
+_FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+# One read per service, as raw HTTP: moto routes on the credential scope of the Authorization
+# header and checks no signature, and a boto3 client would first parse the service's model
+# (EC2's alone is 0.3 s), which the daemon never needs. (service, method, path, body, headers)
+WARM_UP_CALLS: tuple[tuple[str, str, str, str, dict[str, str]], ...] = (
+    ("eks", "GET", "/clusters", "", {}),
+    ("autoscaling", "POST", "/", "Action=DescribeAutoScalingGroups&Version=2011-01-01", _FORM),
+    ("elasticloadbalancing", "POST", "/", "Action=DescribeLoadBalancers&Version=2015-12-01", _FORM),
+    ("ec2", "POST", "/", "Action=DescribeAvailabilityZones&Version=2016-11-15", _FORM),
+    ("iam", "POST", "/", "Action=ListRoles&MaxItems=1&Version=2010-05-08", _FORM),
+    ("sts", "POST", "/", "Action=GetCallerIdentity&Version=2011-06-15", _FORM),
+    ("ssm", "POST", "/", json.dumps({"Name": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}),
+     {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.GetParameter"}),
+)
+
+
 def warm_up(endpoint: str) -> None:
     """moto's first EC2/IAM calls load large tables (1-2 s): pay that before saying ready."""
-    import boto3
-
-    kw = dict(region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="kubekit-sandbox",
-              aws_secret_access_key="kubekit-sandbox")
     from moto.moto_api import recorder
 
     recorder.stop_recording()  # warm-up reads are not part of anybody's history
     from moto.backends import get_backend
 
+    from .motostate import SERVICES
+
     # Loading a service's models draws random numbers too: load every one the sandbox uses now.
-    for service in ("ec2", "eks", "iam", "sts", "ssm", "autoscaling", "elbv2", "elb"):
+    for service in SERVICES:
         get_backend(service)  # type: ignore[arg-type]
-    boto3.client("eks", **kw).list_clusters()
-    boto3.client("autoscaling", **kw).describe_auto_scaling_groups()
-    boto3.client("elbv2", **kw).describe_load_balancers()
-    boto3.client("ec2", **kw).describe_availability_zones()
-    boto3.client("iam", **kw).list_roles(MaxItems=1)
-    boto3.client("sts", **kw).get_caller_identity()
-    boto3.client("ssm", **kw).get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
+    for service, method, path, body, headers in WARM_UP_CALLS:
+        auth = (f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20260101/us-east-1/{service}/aws4_request, "
+                "SignedHeaders=host, Signature=0")
+        request = urllib.request.Request(endpoint + path, data=body.encode() if body else None, method=method,
+                                         headers={**headers, "Authorization": auth})
+        with _LOOPBACK.open(request, timeout=30) as answer:
+            answer.read()
 
 
 TOKEN_FILE = "control.token"
@@ -330,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     workloads = dict(item.split("=", 1) for item in args.workload if "=" in item)
 
-    from . import awsconfig
+    from . import awsconfig, motostate
     from .cloud import Cloud, preload
 
     stop = threading.Event()
@@ -344,11 +364,15 @@ def main(argv: list[str] | None = None) -> int:
 
     server, endpoint = start_moto(home)
     phase("moto")
-    # Warm up before seeding: loading moto's tables draws random numbers, and the replay must see the
-    # same random sequence as the recorded run did.
-    warm_up(endpoint)
-    phase("warm_up")
-    replayed = restore(home, endpoint)
+    snapshot = motostate.load(home)
+    if snapshot:
+        phase("snapshot")
+    else:
+        # Warm up before seeding: loading moto's tables draws random numbers, and the replay must see the
+        # same random sequence as the recorded run did.
+        warm_up(endpoint)
+        phase("warm_up")
+    replayed = restore(home, endpoint, snapshot=snapshot)
     phase("replay")
     awsconfig.write(home, endpoint)
     cloud = Cloud(home, endpoint, profile=args.profile, workloads=workloads)
@@ -357,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     control = ControlServer(home, cloud)
     control.start()
     (home / "sandbox.status.json").write_text(json.dumps({"endpoint": endpoint, "replayed": replayed,
+                                                          "from_snapshot": snapshot,
                                                           "control_port": control.port,
                                                           "started_in_s": round(time.monotonic() - t0, 3),
                                                           "phases_s": phases,
@@ -371,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         control.stop()
         cloud.stop()
         server.stop()  # type: ignore[attr-defined]
+        motostate.save(home)  # after the server: no request can change moto any more
     return 0
 
 
