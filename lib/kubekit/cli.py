@@ -180,7 +180,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
               f"{ck.size_bytes / 1e6:.1f} MB, {ck.aws_requests} AWS requests")
     elif args.action == "restore":
         done = checkpoint.restore(args.name)
-        where = f"sandbox restarted on it (away {done.downtime_s:.1f} s)" if done.was_running else \
+        where = f"the running sandbox switched to it (away {done.downtime_s:.1f} s)" if done.was_running else \
             "start it with `kubekit sandbox up`"
         print(f"restored checkpoint {done.checkpoint.name} ({done.checkpoint.created}) in {done.seconds:.1f} s; {where}")
     elif args.action == "delete-checkpoint":

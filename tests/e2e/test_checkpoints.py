@@ -11,6 +11,8 @@ later keys gone), both while the sandbox runs and while it is down.
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -135,8 +137,12 @@ def test_restore_while_running_brings_back_objects_instances_and_data(world: Wor
     assert broken["statefulsets"] == [] and broken["instances"][victim] in ("shutting-down", "terminated")  # type: ignore[index]
     assert broken["members"][MEMBERS[0]] == []  # type: ignore[index]
 
+    pid = sandbox.status(world.home)["pid"]
     done = checkpoint.restore("lesson", home=world.home)
     assert done.was_running and sandbox.status(world.home)["state"] == "running"
+    # In place: the same daemon unloaded its world and loaded the checkpoint's from moto's snapshot.
+    status = json.loads((world.home / "sandbox.status.json").read_text())
+    assert sandbox.status(world.home)["pid"] == pid and status["reloaded"] and status["from_snapshot"]
     after = _settled(world, before)
     assert after["instances"][victim] == "running"  # type: ignore[index]
     assert pets.kv(world.kc(), world.ps).get("later-0000") is None
@@ -165,6 +171,23 @@ def test_a_damaged_checkpoint_leaves_the_world_as_it_was(world: World) -> None:
     assert sandbox.status(world.home)["state"] == "running"
     assert _snapshot(world) == before
     assert not list(world.home.glob(".restore-*")) and not list(world.home.glob(".replaced-*"))
+
+
+def test_a_checkpoint_without_moto_s_snapshot_restores_by_restarting_and_replaying(world: World) -> None:
+    before = _snapshot(world)
+    old = world.home / "checkpoints" / "old-style"
+    shutil.copytree(world.home / "checkpoints" / "lesson", old)
+    (old / "world" / "aws" / "moto-state.pickle").unlink()  # as saved by a kubekit before snapshots
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "name": "old-style", "path": str(old)}))
+    victim = _break_things(world)
+    pid = sandbox.status(world.home)["pid"]
+    done = checkpoint.restore("old-style", home=world.home)
+    status = json.loads((world.home / "sandbox.status.json").read_text())
+    assert done.was_running and sandbox.status(world.home)["pid"] != pid
+    assert not status["from_snapshot"] and status["replayed"] > 0 and "reloaded" not in status
+    after = _settled(world, before)
+    assert after["instances"][victim] == "running"  # type: ignore[index]
 
 
 def test_restore_while_down_then_up(world: World) -> None:

@@ -8,6 +8,8 @@ recording edited, or small synthetic timelines for the upstream profile.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 from kubekit.drills import expect as ex
+from kubekit.drills.base import grade_caught_up
 from kubekit.drills.grading import ABSENT_OK, EARLY, LATE, MISSING, ON_TIME, UNEXPECTED, grade
 from kubekit.timeline import Entry
 
@@ -307,3 +310,47 @@ def test_expected_tables_and_json_name_their_sources() -> None:
 def test_unknown_fault_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         ex.Fault("meteor")
+
+
+# -- grading waits for the watches only while something is missing ---------------------------------
+
+def _absolute(entries: list[Entry], t0: float) -> list[Entry]:
+    return [replace(e, time=e.time + t0) for e in entries]
+
+
+def test_grading_does_not_wait_when_every_phase_is_seen() -> None:
+    doc, exp, entries = recorded_case()
+    end = time.time()
+    t0 = end - doc["observation_end"]
+    start = time.monotonic()
+    g = grade_caught_up(exp, lambda: _absolute(entries, t0), t0, end, slack=0.5, lag=60.0)
+    assert time.monotonic() - start < 30.0
+    assert MISSING not in g.counts() and g.counts() == grade(exp, entries, 0.0, end=doc["observation_end"]).counts()
+
+
+def test_grading_keeps_a_phase_the_watch_delivers_after_the_poll() -> None:
+    doc, exp, entries = recorded_case()
+    end = time.time()
+    t0 = end - doc["observation_end"]
+    def evicts_pet_0(e: Entry) -> bool:
+        return e.object == "pod/drill/pet-0" and e.what == "pod-terminating"
+    last = next(e for e in entries if evicts_pet_0(e))
+    early = [e for e in entries if not evicts_pet_0(e)]
+    arrived: list[Entry] = []
+    timer = threading.Timer(0.3, lambda: arrived.append(replace(last, time=time.time())))
+    timer.start()
+    try:
+        g = grade_caught_up(exp, lambda: _absolute(early, t0) + arrived, t0, end, slack=5.0, lag=30.0)
+    finally:
+        timer.cancel()
+    assert arrived and g.verdict("evicted:pet-0") != MISSING
+
+
+def test_grading_gives_up_after_one_watch_latency() -> None:
+    doc, exp, entries = recorded_case()
+    no_eviction = [e for e in entries if e.what != "pod-terminating"]
+    end = time.time()
+    t0 = end - doc["observation_end"]
+    g = grade_caught_up(exp, lambda: _absolute(no_eviction, t0), t0, end, slack=0.5, lag=0.3)
+    assert time.time() >= end + 0.3
+    assert g.verdict("evicted:pet-0") == MISSING

@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 from ..errors import InvalidParameter, KitError, NotReady, SafetyGateRefused
 from ..timeline import Timeline
 from .expect import Expected, Profile, read_profile
-from .grading import GOOD, Grade, grade
+from .grading import GOOD, MISSING, Grade, grade
 from .ledger import Ledger
 
 
@@ -509,15 +509,23 @@ def run(drill: Drill | type[Drill] | str, ctx: DrillContext, params: Mapping[str
 
 
 #: A drill ends a phase when a poll of the API sees the outcome; the timeline's watches deliver the
-#: same change a little later and date it then. Grading waits this long past the end and keeps
-#: what arrived meanwhile, so the last phase is not marked missing for the watch's latency.
+#: same change a little later and date it then. Grading waits up to this long past the end for what
+#: is still missing and keeps what arrived meanwhile, so the last phase is not marked missing for
+#: the watch's latency.
 WATCH_LAG_S = 1.0
+_CATCH_UP_POLL_S = 0.05
 
 
-def _caught_up(end: float) -> float:
-    until_ = end + WATCH_LAG_S
-    time.sleep(max(0.0, until_ - time.time()))
-    return until_
+def grade_caught_up(expected: Expected, entries: Callable[[], Iterable[Any]], t0: float, end: float,
+                    slack: float, *, lag: float = WATCH_LAG_S) -> Grade:
+    """Grade as soon as no phase is missing, else ``lag`` past ``end`` with what arrived by then."""
+    deadline = end + lag
+    while True:
+        now = time.time()
+        result = grade(expected, entries(), t0, end=min(now, deadline), slack=slack)
+        if now >= deadline or not result.counts().get(MISSING):
+            return result
+        time.sleep(_CATCH_UP_POLL_S)
 
 
 def _phase(ctx: DrillContext, name: str) -> None:
@@ -588,8 +596,7 @@ def _run_steps(drill: Drill, ctx: DrillContext, res: DrillResult, slack: float) 
         exp = drill.expected(ctx)
         if exp is not None:
             res.expected["fault"] = exp
-            res.grades["fault"] = grade(exp, ctx.timeline.entries(), ctx.t0, end=_caught_up(observed_end),
-                                        slack=slack)
+            res.grades["fault"] = grade_caught_up(exp, ctx.timeline.entries, ctx.t0, observed_end, slack)
     except Exception as exc:  # noqa: BLE001 - recorded; remediation and cleanup still run
         res.status = "failed"
         res.error = f"{type(exc).__name__}: {exc}"
@@ -603,9 +610,8 @@ def _run_steps(drill: Drill, ctx: DrillContext, res: DrillResult, slack: float) 
         exp = drill.expected_remediation(ctx)
         if exp is not None and rt0 is not None:
             res.expected["remediation"] = exp
-            res.grades["remediation"] = grade(exp, ctx.timeline.entries() if ctx.timeline else [], rt0,
-                                              end=_caught_up(ctx.state.get("remediation_end", time.time())),
-                                              slack=slack)
+            res.grades["remediation"] = grade_caught_up(exp, ctx.timeline.entries if ctx.timeline else list, rt0,
+                                                        ctx.state.get("remediation_end", time.time()), slack)
     except Exception as exc:  # noqa: BLE001
         res.status = "failed"
         res.error = (res.error + "; " if res.error else "") + f"remediation: {type(exc).__name__}: {exc}"

@@ -17,8 +17,11 @@ A checkpoint is a copy of those under ``$KUBEKIT_HOME/checkpoints/NAME/world/``
 plus ``manifest.json`` (written last: a directory without it is not a checkpoint).
 
 Consistency: the daemon holds all of this open (SQLite, petkv logs, moto's recording),
-so a running sandbox is stopped for the copy (save) or the swap (restore) and started
-again with the same timing profile and workloads; the files are never copied live.
+so a running sandbox is stopped for the copy (save) and started again with the same
+timing profile and workloads; the files are never copied live. For a restore the
+daemon unloads its world in place (clusters stopped, files closed, AWS answering 503),
+the files are swapped, and it loads the new world without a new process; when it
+cannot (no moto snapshot matches the restored recording), it is restarted instead.
 Restore is atomic: the checkpoint is staged next to the world first, the world is
 swapped by renames (same filesystem), and if anything fails, including the restarted
 daemon not coming up, the previous world is put back (and started again if it ran).
@@ -203,7 +206,7 @@ def _size(path: Path) -> int:
 
 
 def restore(name: str, home: str | os.PathLike[str] | None = None, *, timeout: float = 300.0) -> Restored:
-    """Make the world what checkpoint ``name`` saved; a running sandbox is restarted on it.
+    """Make the world what checkpoint ``name`` saved; a running sandbox switches to it (see the module docstring).
 
     Atomic: on any failure the previous world is back in place (and running again if it
     was) and CheckpointError says what failed. An unknown name changes nothing.
@@ -218,13 +221,19 @@ def restore(name: str, home: str | os.PathLike[str] | None = None, *, timeout: f
         _copy_tree(Path(ck.path) / "world", staging)  # the slow part, while the sandbox still runs
         with control._locked(home_path):  # noqa: SLF001
             t_stop = time.monotonic()
-            info = _stop_locked(home_path)
+            info = _running(home_path)
+            in_place = info is not None and _world(home_path, "unload", timeout)
+            if info is not None and not in_place:
+                _stop_locked(home_path)
             port = _aws_port(home_path)
             _swap(home_path, staging, old)
             try:
                 _keep_aws_port(home_path, port)
                 if info is not None:
-                    _start_locked(home_path, info, timeout)
+                    if not (in_place and _world(home_path, "load", timeout)):
+                        if in_place:
+                            _stop_locked(home_path)
+                        _start_locked(home_path, info, timeout)
                     _repoint_kubeconfig(home_path)
             except BaseException as exc:
                 if info is not None:
@@ -317,6 +326,26 @@ def _repoint_kubeconfig(home: Path) -> None:
 
 
 # --- the daemon, under the home's lock ----------------------------------------------------------
+
+
+def _running(home: Path) -> control.SandboxInfo | None:
+    info = control._read_record(home)  # noqa: SLF001
+    return info if info is not None and control._is_ours(info) else None  # noqa: SLF001
+
+
+def _world(home: Path, action: str, timeout: float) -> bool:
+    """Unload or load the daemon's world in place (no new process); False: it cannot, restart it instead.
+
+    Loading in place needs moto's snapshot of the restored recording (``kubekit.sandbox.motostate``;
+    checkpoints saved from a clean stop have it), and a daemon new enough to have the route.
+    """
+    try:
+        control._control(home, "POST", f"/v1/world/{action}", {}, timeout=timeout)  # noqa: SLF001
+    except control.SandboxError as exc:
+        if action == "load" and "no snapshot" not in str(exc):
+            raise
+        return False
+    return True
 
 
 def _stop_locked(home: Path) -> control.SandboxInfo | None:

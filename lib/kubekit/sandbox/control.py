@@ -271,6 +271,9 @@ def up(home: str | os.PathLike[str] | None = None, zones: "int | Sequence[str]" 
     return info
 
 
+BOOTSTRAP_SERVICES = ("sts", "ec2", "iam", "eks", "ssm")
+
+
 def _preload_clients() -> threading.Thread:
     """Import the bootstrap's clients on a thread while the daemon starts (on another core).
 
@@ -279,12 +282,22 @@ def _preload_clients() -> threading.Thread:
     """
     def load() -> None:
         try:
+            import botocore.session
             import kubernetes.client
             import kubernetes.config  # noqa: F401
 
             kubernetes.client.CoreV1Api  # noqa: B018 - built on first use (pydantic), 0.6 s more
 
             from ..aws import applier, kubeconfigs, plans  # noqa: F401
+            from ..aws.target import _shared_loader
+
+            # The bootstrap's boto3 clients parse their service models (EC2's alone ~0.3 s): into the
+            # process-wide loader now, so the clients made later find them parsed.
+            core = botocore.session.Session()
+            core.register_component("data_loader", _shared_loader())
+            for service in BOOTSTRAP_SERVICES:
+                core.create_client(service, region_name=REGION, endpoint_url="http://127.0.0.1:9",
+                                   aws_access_key_id="preload", aws_secret_access_key="preload")
         except Exception:  # the bootstrap's own import reports it
             pass
 
@@ -516,7 +529,7 @@ def set_reachable(cluster_name: str, reachable: bool, home: str | os.PathLike[st
     return _control(kubekit_home(home), "POST", "/v1/reachability", body)
 
 
-def _control(home: Path, method: str, path: str, body: Any = None) -> Any:
+def _control(home: Path, method: str, path: str, body: Any = None, *, timeout: float = 30.0) -> Any:
     """A request to the running daemon's control channel (127.0.0.1 only, with its token)."""
     info = _read_record(home)
     if info is None or not _is_ours(info):
@@ -533,7 +546,7 @@ def _control(home: Path, method: str, path: str, body: Any = None) -> Any:
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
     try:
-        with opener.open(req, timeout=30) as response:
+        with opener.open(req, timeout=timeout) as response:
             return json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         try:

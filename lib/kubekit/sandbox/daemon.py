@@ -13,6 +13,10 @@ so only the user who owns the home can use it. Routes (JSON)::
     GET  /v1/clusters                       the clusters the cloud runs, with "reachable"
     POST /v1/reachability                   {"cluster": NAME, "region": R?, "reachable": BOOL,
                                              "mode": "timeout" | "reset"}
+    POST /v1/world/unload                   stop the clusters and moto's recording (AWS answers
+                                             503) so a checkpoint restore can swap the files
+    POST /v1/world/load                     load the swapped-in world in place; 409 when only a
+                                             restart can (no moto snapshot matches its recording)
 
 Reachability is not persisted: a restarted daemon serves every cluster again.
 
@@ -101,11 +105,14 @@ class MotoServer:
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
+        self.lock = lock = threading.Lock()
 
         from moto.moto_api._internal import mock_random
 
         def serialised(environ, start_response):  # type: ignore[no-untyped-def]
+            if self.paused:  # a checkpoint is being swapped in: retryable, as AWS's own 503s are
+                start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+                return [b'{"message": "the sandbox is restoring a checkpoint: retry in a moment"}']
             with lock:
                 # Materialise the body inside the lock: moto's recorder and handlers run here.
                 if not _unrecorded(environ):
@@ -119,6 +126,7 @@ class MotoServer:
                 finally:
                     mock_random.setstate(state)
 
+        self.paused = False
         self._server = make_server("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 
@@ -236,16 +244,91 @@ def warm_up(endpoint: str) -> None:
             answer.read()
 
 
+class NeedsRestart(RuntimeError):
+    """A world that cannot be loaded in place (no snapshot matches its recording): restart the daemon."""
+
+
+class World:
+    """moto's state and the kubesim clusters made from it, loaded at start.
+
+    A checkpoint restore unloads it and loads the swapped-in files in place, without a new
+    process: moto's modules and tables stay loaded, which is most of a start's cost. In place
+    needs the snapshot of the new recording (every checkpoint has one: it is saved from a
+    clean stop); otherwise the caller restarts the daemon, which can replay.
+    """
+
+    def __init__(self, home: Path, server: MotoServer, endpoint: str, profile: str,
+                 workloads: dict[str, str]) -> None:
+        self.home, self.server, self.endpoint = home, server, endpoint
+        self.profile, self.workloads = profile, workloads
+        self.cloud: Any = None
+        self.lock = threading.Lock()
+
+    def load(self, phase: Any, *, in_place: bool = False) -> dict[str, Any]:
+        from . import awsconfig, motostate
+        from .cloud import Cloud
+
+        snapshot = motostate.load(self.home)
+        if snapshot:
+            phase("snapshot")
+        elif in_place:
+            raise NeedsRestart("no snapshot of moto's state matches the restored recording")
+        else:
+            # Warm up before seeding: loading moto's tables draws random numbers, and the replay must see
+            # the same random sequence as the recorded run did.
+            warm_up(self.endpoint)
+            phase("warm_up")
+        replayed = restore(self.home, self.endpoint, snapshot=snapshot)
+        phase("replay")
+        awsconfig.write(self.home, self.endpoint)
+        self.server.paused = False
+        cloud = Cloud(self.home, self.endpoint, profile=self.profile, workloads=self.workloads)
+        cloud.start()
+        self.cloud = cloud
+        phase("clusters")
+        return {"replayed": replayed, "from_snapshot": snapshot}
+
+    def unload(self) -> None:
+        """Stop the clusters (their files closed) and moto's recording; AWS answers 503 until the next load."""
+        from moto.moto_api import recorder
+
+        from . import motostate
+
+        self.server.paused = True
+        with self.server.lock:  # no request half done: the snapshot matches the recording
+            recorder.stop_recording()
+            motostate.save(self.home)  # should the restore fail, this world loads again in place
+        if self.cloud is not None:
+            self.cloud.stop()
+            self.cloud = None
+
+    def clusters(self) -> list[dict[str, Any]]:
+        return self.cloud.describe() if self.cloud is not None else []
+
+
+def _write_status(home: Path, status: dict[str, Any]) -> None:
+    (home / "sandbox.status.json").write_text(json.dumps(status))
+
+
+def _timer() -> tuple[dict[str, float], Any, float]:
+    t0 = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.monotonic() - t0, 3)
+    return phases, phase, t0
+
+
 TOKEN_FILE = "control.token"
 
 
 class ControlServer:
     """The daemon's authenticated control channel on 127.0.0.1 (see the module docstring)."""
 
-    def __init__(self, home: Path, cloud: Any) -> None:
+    def __init__(self, home: Path, world: World) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        self.cloud = cloud
+        self.world = world
         self.token = secrets.token_urlsafe(32)
         path = home / TOKEN_FILE
         tmp = path.with_suffix(".tmp")
@@ -282,15 +365,46 @@ class ControlServer:
                 if not self._authorised():
                     return
                 if self.path.rstrip("/") == "/v1/clusters":
-                    self._reply(200, outer.cloud.describe())
+                    self._reply(200, outer.world.clusters())
                 else:
                     self._reply(404, {"error": f"no route {self.path}"})
+
+            def _world(self, action: str) -> None:
+                world = outer.world
+                with world.lock:
+                    try:
+                        if action == "unload":
+                            world.unload()
+                            self._reply(200, {"loaded": False})
+                            return
+                        phases, phase, t0 = _timer()
+                        out = world.load(phase, in_place=True)
+                    except NeedsRestart as exc:
+                        self._reply(409, {"error": str(exc)})
+                        return
+                    except Exception as exc:  # noqa: BLE001 - the caller puts the previous world back
+                        log.exception("loading the world in place failed")
+                        world.unload()
+                        self._reply(500, {"error": f"{type(exc).__name__}: {exc}"})
+                        return
+                status = {"endpoint": world.endpoint, **out, "control_port": outer.port, "reloaded": True,
+                          "started_in_s": round(time.monotonic() - t0, 3), "phases_s": phases,
+                          "cpu_s": round(time.process_time(), 3)}
+                _write_status(world.home, status)
+                log.info("world loaded in place in %.2fs", status["started_in_s"])
+                self._reply(200, status)
 
             def do_POST(self) -> None:  # noqa: N802
                 if not self._authorised():
                     return
+                if self.path.rstrip("/") in ("/v1/world/unload", "/v1/world/load"):
+                    self._world(self.path.rstrip("/").rsplit("/", 1)[1])
+                    return
                 if self.path.rstrip("/") != "/v1/reachability":
                     self._reply(404, {"error": f"no route {self.path}"})
+                    return
+                if outer.world.cloud is None:
+                    self._reply(409, {"error": "the sandbox is restoring a checkpoint: retry in a moment"})
                     return
                 try:
                     length = int(self.headers.get("Content-Length") or 0)
@@ -302,7 +416,7 @@ class ControlServer:
                     self._reply(400, {"error": str(exc)})
                     return
                 try:
-                    out = outer.cloud.set_reachable(name, reachable, mode=body.get("mode") or "timeout",
+                    out = outer.world.cloud.set_reachable(name, reachable, mode=body.get("mode") or "timeout",
                                                     region=body.get("region"))
                 except KeyError as exc:
                     self._reply(404, {"error": exc.args[0] if exc.args else str(exc)})
@@ -350,53 +464,36 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     workloads = dict(item.split("=", 1) for item in args.workload if "=" in item)
 
-    from . import awsconfig, motostate
-    from .cloud import Cloud, preload
+    from . import motostate
+    from .cloud import preload
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    t0 = time.monotonic()
-    phases: dict[str, float] = {}
-
-    def phase(name: str) -> None:
-        phases[name] = round(time.monotonic() - t0, 3)
-
+    phases, phase, t0 = _timer()
     server, endpoint = start_moto(home)
     phase("moto")
-    snapshot = motostate.load(home)
-    if snapshot:
-        phase("snapshot")
-    else:
-        # Warm up before seeding: loading moto's tables draws random numbers, and the replay must see the
-        # same random sequence as the recorded run did.
-        warm_up(endpoint)
-        phase("warm_up")
-    replayed = restore(home, endpoint, snapshot=snapshot)
-    phase("replay")
-    awsconfig.write(home, endpoint)
-    cloud = Cloud(home, endpoint, profile=args.profile, workloads=workloads)
-    cloud.start()
-    phase("clusters")
-    control = ControlServer(home, cloud)
+    world = World(home, server, endpoint, args.profile, workloads)
+    loaded = world.load(phase)
+    control = ControlServer(home, world)
     control.start()
-    (home / "sandbox.status.json").write_text(json.dumps({"endpoint": endpoint, "replayed": replayed,
-                                                          "from_snapshot": snapshot,
-                                                          "control_port": control.port,
-                                                          "started_in_s": round(time.monotonic() - t0, 3),
-                                                          "phases_s": phases,
-                                                          "cpu_s": round(time.process_time(), 3)}))
+    _write_status(home, {"endpoint": endpoint, **loaded, "control_port": control.port,
+                         "started_in_s": round(time.monotonic() - t0, 3), "phases_s": phases,
+                         "cpu_s": round(time.process_time(), 3)})
     print(f"ready {endpoint} control={control.port}", flush=True)
-    if not cloud.sims:  # nothing restored: import kubesim while the client plans and applies
+    if not world.cloud.sims:  # nothing restored: import kubesim while the client plans and applies
         threading.Thread(target=_preload, args=(preload,), name="preload", daemon=True).start()
-    log.info("sandbox ready in %.2fs (%d AWS requests replayed)", time.monotonic() - t0, replayed)
+    log.info("sandbox ready in %.2fs (%d AWS requests replayed)", time.monotonic() - t0, loaded["replayed"])
     try:
         stop.wait()
     finally:
         control.stop()
-        cloud.stop()
-        server.stop()  # type: ignore[attr-defined]
-        motostate.save(home)  # after the server: no request can change moto any more
+        with world.lock:
+            if world.cloud is not None:
+                world.cloud.stop()
+            server.stop()
+            if not server.paused:  # a half-restored world is not worth a snapshot
+                motostate.save(home)  # after the server: no request can change moto any more
     return 0
 
 
