@@ -114,6 +114,28 @@ def test_a_snapshot_start_draws_the_same_ids_as_a_replay_start(home: Path, tmp_p
     assert _start_kind(home)[0] is True
 
 
+def test_ids_made_after_a_cached_warm_up_replay_without_the_cache(home: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def phases() -> dict[str, float]:
+        return json.loads((home / "sandbox.status.json").read_text())["phases_s"]
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the daemon inherits it
+    sandbox.up(home=home, empty=True)
+    assert "warm_up" in phases() and list((tmp_path / "cache" / "kubekit").glob("moto-*-warm.pickle"))
+    sandbox.reset(home=home)
+    sandbox.up(home=home, empty=True)
+    assert "warm_cache" in phases()
+    ec2 = _ec2(home)
+    vpc = ec2.create_vpc(CidrBlock="10.14.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.14.1.0/24")["Subnet"]["SubnetId"]
+    sandbox.down(home=home)
+    (home / "aws" / "moto-state.pickle").unlink()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    sandbox.up(home=home, empty=True)
+    assert "warm_up" in phases() and _start_kind(home) == (False, 2)
+    assert _ec2(home).describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"] == vpc
+
+
 def test_a_snapshot_older_than_the_recording_is_not_loaded(home: Path) -> None:
     sandbox.up(home=home, empty=True)
     sandbox.down(home=home)

@@ -277,16 +277,14 @@ BOOTSTRAP_SERVICES = ("sts", "ec2", "iam", "eks", "ssm")
 def _preload_clients() -> threading.Thread:
     """Import the bootstrap's clients on a thread while the daemon starts (on another core).
 
-    ``kubernetes`` takes about 2 s of CPU to import and build its CoreV1Api (its dynamic client
-    pulls in jsonschema's format grammars); the daemon needs about as long to warm moto up.
+    ``kubernetes``, kubekit.aws and the boto3 service models take about a second of CPU; the
+    daemon needs about as long to warm moto up.
     """
     def load() -> None:
         try:
             import botocore.session
             import kubernetes.client
             import kubernetes.config  # noqa: F401
-
-            kubernetes.client.CoreV1Api  # noqa: B018 - built on first use (pydantic), 0.6 s more
 
             from ..aws import applier, kubeconfigs, plans  # noqa: F401
             from ..aws.target import _shared_loader

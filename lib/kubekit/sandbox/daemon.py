@@ -276,8 +276,11 @@ class World:
         else:
             # Warm up before seeding: loading moto's tables draws random numbers, and the replay must see
             # the same random sequence as the recorded run did.
+            cached = motostate.load_warm()
             warm_up(self.endpoint)
-            phase("warm_up")
+            if not cached:
+                motostate.save_warm()
+            phase("warm_cache" if cached else "warm_up")
         replayed = restore(self.home, self.endpoint, snapshot=snapshot)
         phase("replay")
         awsconfig.write(self.home, self.endpoint)

@@ -36,6 +36,9 @@ SERVICES = ("ec2", "eks", "iam", "sts", "ssm", "autoscaling", "elbv2", "elb")
 SNAPSHOT = Path("aws") / "moto-state.pickle"
 RECORDING = Path("aws") / "recording.jsonl"
 FORMAT = 1
+# moto reads these at import (kubekit.sandbox.daemon sets them): state made under others differs.
+MOTO_ENV = ("MOTO_IAM_LOAD_MANAGED_POLICIES", "MOTO_ENABLE_AMI_VALIDATION", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION",
+            "MOTO_ACCOUNT_ID")
 
 
 def _defaultdict_of(cls: type, factory: Any) -> Any:
@@ -67,52 +70,48 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _stamp(home: Path) -> dict[str, Any]:
+def _stamp(recording: Path | None) -> dict[str, Any]:
     import moto
 
-    return {"format": FORMAT, "moto": moto.__version__, "recording": _digest(home / RECORDING)}
+    stamp = {"format": FORMAT, "moto": moto.__version__, "env": {k: os.environ.get(k) for k in MOTO_ENV}}
+    return stamp if recording is None else {**stamp, "recording": _digest(recording)}
 
 
-def save(home: Path) -> bool:
-    """Pickle moto's backends; call only when no request can arrive any more. False if it could not."""
+def _dump(path: Path, recording: Path | None) -> bool:
     from moto.backends import get_backend
     from moto.moto_api._internal import mock_random
 
-    path = home / SNAPSHOT
     tmp = path.with_suffix(".tmp")
     try:
         # One dump for all services: objects shared between them stay shared when loaded.
         state = {"backends": {svc: dict(get_backend(svc)) for svc in SERVICES},  # type: ignore[call-overload]
                  "random": mock_random.getstate()}
         buffer = io.BytesIO()
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump({**_stamp(home), "state": state})
-        blob = buffer.getvalue()
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump({**_stamp(recording), "state": state})
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(blob)
+            f.write(buffer.getvalue())
         tmp.replace(path)
         return True
-    except Exception:  # a snapshot is an optimisation: the recording still restores everything
-        log.warning("could not snapshot moto's state; the next start replays the recording", exc_info=True)
+    except Exception:  # an optimisation: the recording (or the warm-up) still does everything
+        log.warning("could not pickle moto's state to %s", path, exc_info=True)
         tmp.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         return False
 
 
-def load(home: Path) -> bool:
-    """Put the snapshot's state into moto if it matches the recording; False (nothing changed) otherwise."""
-    path = home / SNAPSHOT
+def _load(path: Path, recording: Path | None, *, restore_random: bool) -> bool:
     if not path.exists():
         return False
     try:
         data = pickle.loads(path.read_bytes())
     except Exception:
-        log.warning("moto snapshot %s does not load; replaying the recording", path, exc_info=True)
+        log.warning("moto state %s does not load; ignored", path, exc_info=True)
         return False
-    stamp = _stamp(home)
+    stamp = _stamp(recording)
     if {k: data.get(k) for k in stamp} != stamp:
-        log.info("moto snapshot is stale (%s vs %s); replaying the recording",
-                 {k: data.get(k) for k in ("moto", "format")}, {k: stamp[k] for k in ("moto", "format")})
+        log.info("moto state %s is stale (made for %s); ignored", path, {k: data.get(k) for k in ("moto", "format")})
         return False
     from moto.backends import get_backend
     from moto.moto_api._internal import mock_random
@@ -121,9 +120,43 @@ def load(home: Path) -> bool:
         live = get_backend(svc)  # type: ignore[call-overload]
         live.clear()
         live.update(accounts)
-    mock_random.setstate(data["state"]["random"])
+    if restore_random:
+        mock_random.setstate(data["state"]["random"])
     return True
+
+
+def save(home: Path) -> bool:
+    """Pickle moto's backends; call only when no request can arrive any more. False if it could not."""
+    return _dump(home / SNAPSHOT, home / RECORDING)
+
+
+def load(home: Path) -> bool:
+    """Put the snapshot's state into moto if it matches the recording; False (nothing changed) otherwise."""
+    return _load(home / SNAPSHOT, home / RECORDING, restore_random=True)
 
 
 def discard(home: Path) -> None:
     (home / SNAPSHOT).unlink(missing_ok=True)
+
+
+# -- the warm cache --------------------------------------------------------------------------------
+# A fresh sandbox's moto, after its warm-up and before anything is recorded, is the same for every
+# home: tables loaded, the region's default VPC, IAM's ~1,200 managed policies parsed. Building it
+# is most of a fresh start's CPU; loading it pickled takes a fraction. It is kept per user, beside
+# other caches, keyed by moto's version and settings. The warm-up's HTTP calls still run after a load
+# (they are cheap then), so moto's per-service set-up on first request happens before the seed either
+# way, and a recording made after a cached start replays the same without the cache.
+
+def warm_cache() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    import moto
+
+    return root / "kubekit" / f"moto-{moto.__version__}-warm.pickle"
+
+
+def load_warm() -> bool:
+    return _load(warm_cache(), None, restore_random=False)
+
+
+def save_warm() -> bool:
+    return _dump(warm_cache(), None)
