@@ -138,3 +138,31 @@ def test_background_writing_at_a_rate_and_stop() -> None:
     assert len(ledger.writes) == n and not ledger.running
     assert ledger.verify().ok and ledger.availability().acknowledged == n
     assert len(ledger.to_dict()["writes"]) == n
+
+
+def test_wait_recovered_returns_once_a_failed_shard_writes_again() -> None:
+    store = Store()
+    store.down.add(1)
+    ledger = Ledger(store.write, store.read, shard_of=Store.shard_of).start(rate=200)
+    try:
+        time.sleep(0.1)
+        assert not ledger.wait_recovered(0.1)  # shard 1 is still refusing
+        threading.Timer(0.1, store.down.clear).start()
+        assert ledger.wait_recovered(10.0)
+    finally:
+        ledger.stop()
+    assert ledger.availability().recovered and ledger.availability().shard("1").outages
+
+
+def test_wait_recovered_gives_up_after_its_timeout() -> None:
+    store = Store()
+    store.down.add(2)
+    ledger = Ledger(store.write, store.read, shard_of=Store.shard_of).start(rate=200)
+    try:
+        time.sleep(0.1)  # shard 2 has failed by now
+        start = time.monotonic()
+        assert not ledger.wait_recovered(0.3)
+        assert time.monotonic() - start >= 0.3
+    finally:
+        ledger.stop()
+    assert not ledger.availability().recovered

@@ -618,6 +618,7 @@ def _run_steps(drill: Drill, ctx: DrillContext, res: DrillResult, slack: float) 
         ctx.note("remediation-error", str(exc))
         ctx.state["remediation_traceback"] = traceback.format_exc()
     if ctx.ledger is not None and ctx.ledger.running:
+        ctx.ledger.wait_recovered(WATCH_LAG_S)
         ctx.ledger.stop()
         ctx.note("ledger-stopped")
     _phase(ctx, "steady-state-after")

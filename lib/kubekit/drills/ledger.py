@@ -350,6 +350,18 @@ class Ledger:
         self._thread.start()
         return self
 
+    def wait_recovered(self, timeout: float, poll: float = 0.02) -> bool:
+        """Wait (at most ``timeout`` s) until every outage so far has closed: each shard whose writes
+        failed has had a successful write since. A drill stops its ledger after this, so a pet that
+        came back just as the drill ended is seen serving again rather than reported unrecovered."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.availability().recovered:
+                return True
+            if time.monotonic() >= deadline or not self.running:
+                return False
+            time.sleep(poll)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop writing; waits for the write in flight (at most ``timeout`` s)."""
         self._stop.set()
