@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from . import apply as ssa
 from . import clock, conversion, crdschema, defaults, patch, validation
-from .jsonvalues import json_kind
+from .jsonvalues import copy_json, json_kind
 from .errors import (
     AlreadyExists,
 
@@ -385,12 +385,14 @@ class Api:
                 raise self._not_found(rt, name)
             if expect_rv is not None and entry.rv != expect_rv:
                 raise Conflict(rt.plural, rt.group, name)
-            old = entry.obj()
+            # Read-only (shared with every reader of this revision): nothing below writes to ``old``
+            # or keeps a part of it in ``new`` that is changed later; ``new`` is a private decoding.
+            old = entry.view()
             if precondition_uid and precondition_uid != old["metadata"].get("uid"):
                 raise Conflict(rt.plural, rt.group, name,
                                f"Precondition failed: UID in precondition: {precondition_uid}, UID in object meta: "
                                f"{old['metadata'].get('uid')}")
-            new = mutate(self._served(rt, entry.obj()))  # a second private decoding: cheaper than deepcopy
+            new = mutate(self._served(rt, entry.obj()))  # the private copy (a decoding: cheaper than deepcopy)
             new = conversion.to_storage(rt.group, rt.kind, new)
             self._keep_server_meta(new, old)
             if subresource == "status":
@@ -413,7 +415,7 @@ class Api:
                 ssa.record_update(old, new, manager=req.manager(), node=self.node_for(store_rt),
                                   now=clock.rfc3339(), subresource=subresource)
             if _same(old, new):
-                return self._served(rt, old)
+                return self._served(rt, entry.obj())
             if req.dry_run:
                 return self._served(rt, new)
             try:
@@ -444,7 +446,7 @@ class Api:
         if "generateName" in om and "generateName" not in nm:
             nm["generateName"] = om["generateName"]
         if "managedFields" not in nm and "managedFields" in om:
-            nm["managedFields"] = om["managedFields"]
+            nm["managedFields"] = copy_json(om["managedFields"])  # ``old`` may be a shared view
         nm.pop("resourceVersion", None)
 
     def _finalized(self, obj: dict[str, Any]) -> bool:

@@ -204,6 +204,7 @@ def _pe_sort_key(pe: str) -> tuple[int, str]:
 
 _FIELDS_MEMO: dict[frozenset[Path], bytes] = {}
 _FIELDS_MEMO_MAX = 1024
+_TRIES_MAX = 2048  # the tries of a thousand pods' status writers (pod IPs make each one distinct)
 
 
 def paths_to_fields(paths: Iterable[Path]) -> dict[str, Any]:
@@ -217,10 +218,19 @@ def paths_to_fields(paths: Iterable[Path]) -> dict[str, Any]:
     if hit is not None:
         return json.loads(hit)
     out = _paths_to_fields(key)
-    if len(_FIELDS_MEMO) >= _FIELDS_MEMO_MAX:
-        _FIELDS_MEMO.clear()
-    _FIELDS_MEMO[key] = json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode()
+    _remember(_FIELDS_MEMO, key, json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode(),
+              _FIELDS_MEMO_MAX)
     return out
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """``memo[key] = value``, first forgetting the oldest entry when full (the hot ones come back)."""
+    if len(memo) >= limit:
+        try:
+            del memo[next(iter(memo))]
+        except (RuntimeError, KeyError, StopIteration):  # another thread changed it meanwhile
+            pass
+    memo[key] = value
 
 
 def _paths_to_fields(paths: Iterable[Path]) -> dict[str, Any]:
@@ -308,7 +318,23 @@ def compare(lhs: Any, rhs: Any, node: SchemaNode | None) -> Comparison:
     return c
 
 
+def _same_value(l: Any, r: Any) -> bool:
+    """``l`` and ``r`` are the same JSON value, so comparing them finds nothing.
+
+    Python's ``==`` runs in C but equates ``1``, ``1.0`` and ``True``, which give different
+    path elements inside set and map lists; the encoded forms tell them apart (a key order
+    that differs only falls back to the full walk).
+    """
+    if l.__class__ is not r.__class__ or l != r:
+        return False
+    if l.__class__ is str:
+        return True
+    return json.dumps(l, separators=(",", ":")) == json.dumps(r, separators=(",", ":"))
+
+
 def _compare(l: Any, r: Any, node: SchemaNode | None, path: Path, c: Comparison) -> None:
+    if (l.__class__ is dict or l.__class__ is list) and _same_value(l, r):
+        return  # an unchanged subtree (most of an object on a status write) adds no path
     leaf = True
     lt = dict if isinstance(l, dict) else list if isinstance(l, list) else None
     rt = dict if isinstance(r, dict) else list if isinstance(r, list) else None
@@ -320,7 +346,11 @@ def _compare(l: Any, r: Any, node: SchemaNode | None, path: Path, c: Comparison)
         if not _atomic_map(node) and (lm or rm):
             leaf = False
             for k in {**lm, **rm}:
-                _compare(lm.get(k, _ABSENT), rm.get(k, _ABSENT), _child(node, k), path + ("f:" + k,), c)
+                lv, rv = lm.get(k, _ABSENT), rm.get(k, _ABSENT)
+                if lv.__class__ is rv.__class__ and lv.__class__ is not list and lv.__class__ is not dict \
+                        and lv == rv:
+                    continue  # an unchanged scalar (the recursion would find nothing)
+                _compare(lv, rv, _child(node, k), path + ("f:" + k,), c)
     elif kind is list and same_kind:
         ll = l if l is not _ABSENT else []
         rl = r if r is not _ABSENT else []
@@ -468,15 +498,23 @@ class Entry:
     paths: set[Path]
     time: str | None = None
     subresource: str = ""
+    # The decoded entry's own ``fieldsV1`` and its paths, when that trie is exactly what
+    # :func:`paths_to_fields` would write: :meth:`encode` hands it on while the set is unchanged.
+    source: tuple[dict[str, Any], frozenset[Path]] | None = field(default=None, repr=False, compare=False)
 
     def ident(self) -> str:
         """``BuildManagerIdentifier``: JSON of the entry without time, fields (and version for Apply)."""
-        d: dict[str, str] = {"manager": self.manager, "operation": self.operation}
-        if self.operation != "Apply" and self.api_version:
-            d["apiVersion"] = self.api_version
-        if self.subresource:
-            d["subresource"] = self.subresource
-        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+        key = (self.manager, self.operation, self.api_version, self.subresource)
+        hit = _IDENTS.get(key)
+        if hit is None:
+            d: dict[str, str] = {"manager": self.manager, "operation": self.operation}
+            if self.operation != "Apply" and self.api_version:
+                d["apiVersion"] = self.api_version
+            if self.subresource:
+                d["subresource"] = self.subresource
+            hit = json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+            _remember(_IDENTS, key, hit, _MEMO_MAX)
+        return hit
 
     def printed(self) -> str:
         """``printManager`` as used in conflict messages."""
@@ -493,7 +531,11 @@ class Entry:
         if self.time:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = paths_to_fields(self.paths)
+        src = self.source
+        if src is not None and self.paths == src[1]:
+            out["fieldsV1"] = src[0]  # the set did not change: its trie, already in canonical form
+        else:
+            out["fieldsV1"] = paths_to_fields(self.paths)
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -502,8 +544,38 @@ class Entry:
 Managed = dict[str, Entry]
 
 
-def decode_managed_fields(entries: Any) -> Managed:
-    """``DecodeManagedFields``; raises ``ValueError`` on a malformed entry."""
+_IDENTS: dict[tuple[str, str, str, str], str] = {}
+_TRIES: dict[str, tuple[frozenset[Path], bool]] = {}
+_MEMO_MAX = 1024
+_TRIES_MAX = 2048  # the tries of a thousand pods' status writers (pod IPs make each one distinct)
+
+
+def _trie_paths(fields: Any) -> tuple[frozenset[Path], bool]:
+    """``fields_to_paths`` memoized by the trie's JSON, and whether the trie is canonical.
+
+    Canonical: exactly what :func:`paths_to_fields` writes for those paths (same members,
+    same key order), so an unchanged set can be written back as the trie it was read from.
+    Most writes carry the tries of the previous revision (a lease renewal, a status update).
+    """
+    try:
+        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON at all: let fields_to_paths say what is wrong
+        return frozenset(fields_to_paths(fields)), False
+    hit = _TRIES.get(text)
+    if hit is None:
+        paths = fields_to_paths(fields)
+        canonical = json.dumps(paths_to_fields(paths), separators=(",", ":"), ensure_ascii=False) == text
+        hit = (frozenset(paths), canonical)
+        _remember(_TRIES, text, hit, _TRIES_MAX)
+    return hit
+
+
+def decode_managed_fields(entries: Any, *, keep_source: bool = False) -> Managed:
+    """``DecodeManagedFields``; raises ``ValueError`` on a malformed entry.
+
+    ``keep_source``: remember each entry's ``fieldsV1`` so that :meth:`Entry.encode` reuses it
+    while the entry's set is unchanged; only for entries the caller owns and gives up.
+    """
     out: Managed = {}
     if not entries:
         return out
@@ -519,8 +591,12 @@ def decode_managed_fields(entries: Any) -> Managed:
             raise ValueError("apiVersion must not be empty")
         if e.get("fieldsType") != "FieldsV1":
             raise ValueError(f"invalid fieldsType {e.get('fieldsType')!r} in managed fields entry {i}")
-        entry = Entry(str(e.get("manager") or ""), op, str(e["apiVersion"]),
-                      fields_to_paths(e.get("fieldsV1") or {}), e.get("time"), str(e.get("subresource") or ""))
+        raw = e.get("fieldsV1") or {}
+        paths, canonical = _trie_paths(raw)
+        entry = Entry(str(e.get("manager") or ""), op, str(e["apiVersion"]), set(paths), e.get("time"),
+                      str(e.get("subresource") or ""))
+        if keep_source and canonical and raw is e.get("fieldsV1"):
+            entry.source = (raw, paths)
         out[entry.ident()] = entry
     return out
 
@@ -623,6 +699,8 @@ def _record(old: dict[str, Any], new: dict[str, Any], managers: Managed, entry: 
         prev = managers.get(ident)
         entry.paths = gained | (prev.paths if prev else set())
         entry.time = now
+        if prev is not None:
+            entry.source = prev.source  # kept only while the set stays what it was
         managers[ident] = entry
     if ident in managers:
         managers[ident].paths = _strip_meta(managers[ident].paths)
@@ -703,12 +781,13 @@ def record_update(old: dict[str, Any] | None, new: dict[str, Any], *, manager: s
         managed = {}
     else:
         try:
-            managed = decode_managed_fields(sent)
+            managed = decode_managed_fields(sent, keep_source=True)
         except ValueError:
             managed = {}
         if not managed and old is not None:
             try:
-                managed = decode_managed_fields((old.get("metadata") or {}).get("managedFields"))
+                managed = decode_managed_fields((old.get("metadata") or {}).get("managedFields"),
+                                                keep_source=True)
             except ValueError:
                 managed = {}
     if old is None and any(e.operation == "Apply" and e.manager == manager for e in managed.values()):

@@ -169,10 +169,13 @@ class Store:
                  history: int = 20_000) -> None:
         self._lock = threading.RLock()
         self._objects: dict[str, dict[tuple[str, str], Entry]] = {}
-        # LIST order is kept per key until the next write to it: node agents, controllers and
-        # clients list the same pods many times between two pod writes (leases do not touch it).
+        # LIST order is kept per key until an object is added to it or removed from it: node
+        # agents, controllers and clients list the same pods many times between two pod creations.
+        # An update only replaces its entry in place (``_pos``: where each object sits).
         self._sorted: dict[str, list[Entry]] = {}
-        self._gen: dict[str, int] = {}  # writes per key, so a sort done outside the lock is kept only if current
+        self._pos: dict[str, dict[tuple[str, str], int]] = {}
+        # Creations and deletions per key, so a sort done outside the lock is kept only if current.
+        self._gen: dict[str, int] = {}
         self._rv = 0
         self._history: deque[Event] = deque(maxlen=history)
         self._compacted = 0  # events with rv <= this are gone from history
@@ -384,7 +387,9 @@ class Store:
         with self._lock:
             rv = self._rv
             ordered = self._sorted.get(key)
-            if ordered is None:
+            if ordered is not None:
+                items = list(ordered)
+            else:
                 items = list(self._objects.get(key, {}).values())
                 gen = self._gen.get(key, 0)
         if ordered is None:
@@ -393,12 +398,16 @@ class Store:
             else:
                 items.sort(key=lambda e: (e.namespace.encode(), e.name.encode()))
             with self._lock:
-                if self._gen.get(key, 0) == gen:  # no write to this key since the copy: keep the order
-                    self._sorted[key] = items
-            ordered = items
+                if self._gen.get(key, 0) == gen and key not in self._sorted:
+                    # Nothing added or removed since the copy: keep the order, with the revisions
+                    # written meanwhile (``items`` itself stays the snapshot taken at ``rv``).
+                    bucket = self._objects.get(key, {})
+                    current = [bucket[(e.namespace, e.name)] for e in items]
+                    self._sorted[key] = current
+                    self._pos[key] = {(e.namespace, e.name): i for i, e in enumerate(current)}
         if namespace:
-            return [e for e in ordered if e.namespace == namespace], rv
-        return list(ordered), rv
+            return [e for e in items if e.namespace == namespace], rv
+        return items, rv
 
     def count(self, key: str | None = None) -> int:
         with self._lock:
@@ -423,8 +432,14 @@ class Store:
         raw = _dumps(obj)
         entry = self._entry(key, ns, name, rv, raw, obj)
         bucket = self._objects.setdefault(key, {})
-        self._sorted.pop(key, None)
-        self._gen[key] = self._gen.get(key, 0) + 1
+        ordered = self._sorted.get(key)
+        at = self._pos[key].get((ns, name)) if ordered is not None and kind == "MODIFIED" else None
+        if at is not None:
+            ordered[at] = entry  # same object, same place in the order
+        else:
+            self._sorted.pop(key, None)
+            self._pos.pop(key, None)
+            self._gen[key] = self._gen.get(key, 0) + 1
         if kind == "DELETED":
             bucket.pop((ns, name), None)
         else:

@@ -45,6 +45,34 @@ def test_list_is_sorted_bytewise_like_etcd_keys():
     assert names == ["web-1", "web-10", "web-2"]
 
 
+def test_list_order_kept_across_updates_matches_a_fresh_sort():
+    """The cached LIST order (updated in place, dropped on create/delete) is what a fresh sort gives."""
+    import random
+
+    rng = random.Random(7)
+    s = Store()
+    names = set()
+    for step in range(400):
+        op = rng.choice(["create", "update", "update", "update", "delete", "list"])
+        n = f"p-{rng.randrange(40)}"
+        ns = rng.choice(["a", "b", "caf\u00e9"])
+        if op == "create" and (ns, n) not in names:
+            s.create("pods", ns, n, obj(n))
+            names.add((ns, n))
+        elif op == "update" and (ns, n) in names:
+            s.update("pods", ns, n, obj(n, step=str(step)))
+        elif op == "delete" and (ns, n) in names:
+            s.delete("pods", ns, n)
+            names.discard((ns, n))
+        entries, rv = s.list("pods")
+        assert rv == s.resource_version
+        want = sorted(names, key=lambda k: (k[0].encode(), k[1].encode()))
+        assert [(e.namespace, e.name) for e in entries] == want
+        # every entry is the current revision of its object
+        assert all(e is s.get("pods", e.namespace, e.name) for e in entries)
+        assert [e.name for e in s.list("pods", "b")[0]] == [k[1] for k in want if k[0] == "b"]
+
+
 def test_reads_are_private_copies():
     s = Store()
     s.create("pods", "default", "a", obj("a"))

@@ -118,8 +118,13 @@ def service_selector(svc: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 def selects(selector: Mapping[str, str], labels: Mapping[str, str] | None) -> bool:
-    labels = labels or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+    """Every ``key: value`` of ``selector`` is in ``labels`` (an empty selector selects all).
+
+    The item views compare in C: controllers run this over every pod of a namespace per change.
+    """
+    if not labels:
+        return not selector
+    return selector.items() <= labels.items()
 
 
 def is_headless(svc: Mapping[str, Any]) -> bool:

@@ -1089,13 +1089,19 @@ class Kubelet(Controller):
     # -- PLEG --------------------------------------------------------------------------------
     def _relist(self) -> None:
         """Wake pods whose running containers the runtime reports as ended."""
+        # Runtimes that can say just the state spare a copy of it per container (many per second).
+        state_of = getattr(self.runtime, "container_state_name", None)
         for rec in list(self._records.values()):
             for init, name in rec.running():
                 try:
-                    st = self.runtime.container_state(rec.uid, name)
+                    if state_of is not None:
+                        state = state_of(rec.uid, name)
+                    else:
+                        st = self.runtime.container_state(rec.uid, name)
+                        state = None if st is None else st.state
                 except Exception:
-                    st = None
-                if st is None or st.state == "terminated":
+                    state = None
+                if state is None or state == "terminated":
                     self.enqueue(("pod", rec.ns, rec.name))
                     break
 

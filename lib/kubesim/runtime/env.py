@@ -39,8 +39,9 @@ def expand(text: str, env: dict[str, str]) -> str:
 
 
 def _get(api: Any, key: str, ns: str, name: str) -> dict[str, Any] | None:
+    """The object's shared read-only view (everything here only reads; see ``Entry.view``)."""
     entry = api.store.get(key, ns, name)
-    return None if entry is None else entry.obj()
+    return None if entry is None else entry.view()
 
 
 def field_value(pod: dict[str, Any], path: str, volume: bool = False) -> str:
@@ -179,7 +180,7 @@ def service_links(api: Any, ns: str, only_master: bool = False) -> dict[str, str
         services.append(kube)
     if not only_master:
         entries, _ = api.store.list("services", ns)
-        services.extend(e.obj() for e in entries
+        services.extend(e.view() for e in entries
                         if not (ns == "default" and e.name == "kubernetes"))
     for svc in services:
         spec = svc.get("spec") or {}

@@ -297,6 +297,11 @@ class NodeRuntime:
         inst = self._newest(pod_uid, name)
         return None if inst is None else dataclasses.replace(inst.state)
 
+    def container_state_name(self, pod_uid: str, name: str) -> str | None:
+        """Only ``container_state(...).state``, without the copy: what the kubelet's relist polls."""
+        inst = self._newest(pod_uid, name)
+        return None if inst is None else inst.state.state
+
     def stop_container(self, pod_uid: str, name: str, grace_seconds: float) -> None:
         inst = self._newest(pod_uid, name)
         if inst is None or inst.state.state != "running":
