@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 from ..errors import InvalidParameter, KitError
 
 ALL = "*"
+VERIFY_READERS = 6  # concurrent read-backs in verify()
 
 
 @dataclass(frozen=True)
@@ -390,10 +392,18 @@ class Ledger:
         unreadable: list[Write] = []
         errors: Counter[str] = Counter()
         acked = self.acknowledged()
-        for w in acked:
+
+        def read_back(w: Write) -> tuple[Write, str | None, BaseException | None]:
             try:
-                got = read(w.key)
+                return w, read(w.key), None
             except Exception as exc:  # noqa: BLE001
+                return w, None, exc
+
+        # A few reads at a time (each is a round trip through the API server's proxy); results in order.
+        with ThreadPoolExecutor(max_workers=VERIFY_READERS, thread_name_prefix="ledger-verify") as pool:
+            results = list(pool.map(read_back, acked))
+        for w, got, exc in results:
+            if exc is not None:
                 unreadable.append(w)
                 errors[error_kind(exc)] += 1
                 continue

@@ -208,6 +208,7 @@ class Cloud:
         self.workloads = dict(workloads or {})
         self.sims: dict[tuple[str, str], SimCluster] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
@@ -219,8 +220,13 @@ class Cloud:
         self._thread = threading.Thread(target=self._run, name="kubekit-cloud", daemon=True)
         self._thread.start()
 
+    def poke(self) -> None:
+        """AWS state changed (moto answered a request that changes something): sync now, not at the next tick."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
         with self._lock:
@@ -229,7 +235,11 @@ class Cloud:
             self.sims.clear()
 
     def _run(self) -> None:
-        while not self._stop.wait(PERIOD):
+        while True:
+            self._wake.wait(PERIOD)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.sync()
             except Exception as exc:  # keep the cloud running; report once

@@ -116,7 +116,11 @@ class MotoServer:
             with lock:
                 # Materialise the body inside the lock: moto's recorder and handlers run here.
                 if not _unrecorded(environ):
-                    return list(app(environ, start_response))
+                    try:
+                        return list(app(environ, start_response))
+                    finally:
+                        if environ.get("REQUEST_METHOD") != "GET":  # reads are GETs for the JSON APIs only
+                            self.on_change()
                 # A request the recording leaves out must not move the seeded generator either:
                 # moto draws every response's request id from it (gen_amzn_requestid_long), so a
                 # token check between two creates would shift every id drawn after it on replay.
@@ -127,6 +131,7 @@ class MotoServer:
                     mock_random.setstate(state)
 
         self.paused = False
+        self.on_change: Any = lambda: None  # the cloud's poke: a request may have changed AWS
         self._server = make_server("127.0.0.1", port, serialised, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
 
@@ -288,6 +293,7 @@ class World:
         cloud = Cloud(self.home, self.endpoint, profile=self.profile, workloads=self.workloads)
         cloud.start()
         self.cloud = cloud
+        self.server.on_change = cloud.poke
         phase("clusters")
         return {"replayed": replayed, "from_snapshot": snapshot}
 
@@ -298,6 +304,7 @@ class World:
         from . import motostate
 
         self.server.paused = True
+        self.server.on_change = lambda: None
         with self.server.lock:  # no request half done: the snapshot matches the recording
             recorder.stop_recording()
             motostate.save(self.home)  # should the restore fail, this world loads again in place
