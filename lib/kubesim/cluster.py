@@ -19,7 +19,7 @@ from typing import Any, Callable
 import yaml
 
 from .api import Api, Request
-from .controllers.base import Controller, ControllerContext, WorkerPool
+from .controllers.base import Controller, ControllerContext, Heartbeats, WorkerPool
 from .faults import Faults
 from .server import control
 from .timings import for_profile
@@ -184,8 +184,12 @@ class Cluster:
         with self.store.deferred():  # one commit wait for the whole bootstrap, not one per object
             self._bootstrap()
         self.store.wait_durable(self.store.resource_version)
-        # The node agents share a few threads instead of one each (base.WorkerPool).
-        self.ctx.extra["kubelet_pool"] = WorkerPool("kubesim-kubelets", threads=4, store=self.store)
+        # The node agents share a few threads instead of one each (base.WorkerPool). Their node status and
+        # Lease heartbeats are not queued behind pod work, as upstream's kubelet runs them in goroutines of
+        # their own (base.Heartbeats: a thread of its own, and first on the pool's threads when overdue).
+        heartbeats = self.ctx.extra["kubelet_heartbeats"] = Heartbeats("kubesim-kubelet-heartbeats", store=self.store)
+        self.ctx.extra["kubelet_pool"] = WorkerPool("kubesim-kubelets", threads=4, store=self.store,
+                                                    heartbeats=heartbeats)
         self.server.start()
         self._start_controllers()
         self._started = True
@@ -211,6 +215,9 @@ class Cluster:
                 k.stop()
         for c in reversed(self.controllers):
             c.stop()
+        heartbeats = self.ctx.extra.pop("kubelet_heartbeats", None)
+        if heartbeats is not None:
+            heartbeats.close()  # joins its thread
         pool = self.ctx.extra.pop("kubelet_pool", None)
         if pool is not None:
             pool.close()

@@ -7,6 +7,9 @@ thread. ``reconcile`` observes through the store, asks a pure decision
 function what to do, and acts through :class:`kubesim.api.Api`, so its writes
 are validated like any client's. A periodic resync re-queues everything, as
 informers do, so a missed or failed action is retried.
+
+Node agents share threads: :class:`WorkerPool` serves many controllers' queues and
+:class:`Heartbeats` runs their periodic heartbeats (Lease, node status) apart from that work.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
 from ..events import EventRecorder
 from ..faults import Faults
@@ -238,7 +241,9 @@ class WorkerPool:
     endpoints) queue behind them for every bit of work. The pool keeps each controller's own
     queue and semantics (items deduplicated, one item of a controller at a time, never two at
     once: exactly what its own thread did) and runs whichever controller's item is due first on
-    a free pool thread, back to back while work is due.
+    a free pool thread, back to back while work is due. The kubelets' Lease and node status are not
+    items here: they are :class:`Heartbeats`, which the pool's threads run first when overdue, so pod
+    work never delays them.
 
     A reconcile that blocks (a container process taking its grace period to stop, a slow probe)
     must not hold every other node up: a watchdog starts an extra thread when work is overdue
@@ -248,10 +253,12 @@ class WorkerPool:
     STUCK_AFTER = 0.1  # seconds inside one reconcile before it counts as blocked
     EXTRA_IDLE_EXIT = 2.0
 
-    def __init__(self, name: str = "kubesim-pool", threads: int = 4, store: Any = None) -> None:
+    def __init__(self, name: str = "kubesim-pool", threads: int = 4, store: Any = None,
+                 heartbeats: "Heartbeats | None" = None) -> None:
         self.name = name
         self._min = max(1, threads)
         self._store = store
+        self._heartbeats = heartbeats  # overdue ones run before the next item (Heartbeats.run_due)
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Controller]] = []
         self._seq = itertools.count()
@@ -341,7 +348,10 @@ class WorkerPool:
         store = self._store
         if store is not None and hasattr(store, "deferred"):
             store.deferred()  # controller writes do not wait for their commit (see Controller._run)
+        hb = self._heartbeats
         while True:
+            if hb is not None:
+                hb.run_due()  # a Lease or node status due comes before any item
             with self._cond:
                 c = None
                 idle_since = time.monotonic()
@@ -393,3 +403,156 @@ class WorkerPool:
                     self._threads += 1
             if grow:
                 self._spawn(extra=True)
+
+
+class Heartbeats:
+    """One thread running the periodic heartbeats of many node agents, apart from their work queues.
+
+    Upstream the kubelet renews its node Lease and posts its node status from loops of their own,
+    never behind pod work: ``kl.nodeLeaseController.Run`` (a goroutine of the node lease controller,
+    k8s.io/component-helpers/apimachinery/lease/controller.go: ``wait.JitterUntil(c.sync,
+    c.renewInterval, 0.04, true, stopCh)``) and ``go wait.JitterUntil(kl.syncNodeStatus,
+    kl.nodeStatusUpdateFrequency, 0.04, true, wait.NeverStop)``, both started in pkg/kubelet/kubelet.go
+    ``Run``. A ``WorkerPool`` serves each agent's queue earliest-due first, so a timer item there waits
+    behind every pod item that was due before it: with the process CPU-bound, Lease renewals fell
+    seconds apart and nodes went ``Unknown`` while their kubelets were up.
+
+    A thread of its own is not enough in one Python process: its share of the GIL is one thread's
+    among all runnable ones (the pool grows to dozens when reconciles look stuck), and renewals fell
+    behind again. So the pool's threads run overdue heartbeats before their next item
+    (:meth:`run_due`, ``WorkerPool(heartbeats=...)``): a heartbeat comes before any pod work, and
+    this thread runs them while the pool sleeps.
+
+    Each timer is a key and a function; the function returns the seconds until its next call
+    (counted from when it returns: ``JitterUntil`` with sliding=true, without the jitter), or None
+    to stop. ``schedule`` (re)arms a key, replacing its pending due time; ``cancel`` disarms it and
+    waits for a call in progress, so nothing of a cancelled timer runs after it returns. A key never
+    runs on two threads at once. The thread starts with the first timer; ``close`` stops and joins it.
+    """
+
+    RETRY_AFTER_ERROR = 1.0  # as Controller._process does after a failed reconcile
+
+    def __init__(self, name: str = "kubesim-heartbeats", store: Any = None) -> None:
+        self.name = name
+        self._store = store
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Hashable, int]] = []  # (due, seq, key, generation)
+        self._timers: dict[Hashable, tuple[int, Callable[[], float | None]]] = {}  # key -> (generation, fn)
+        self._gen = itertools.count(1)
+        self._seq = itertools.count()
+        self._running: set[Hashable] = set()  # keys whose function is being called
+        self._parked: dict[Hashable, tuple[float, int, Hashable, int]] = {}  # due while running: after it
+        self._local = threading.local()  # .key: the key this thread is running
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def schedule(self, key: Hashable, fn: Callable[[], float | None], delay: float = 0.0) -> None:
+        """Call ``fn`` in ``delay`` seconds, then as often as it asks; replaces ``key``'s timer."""
+        due = time.monotonic() + delay
+        with self._cond:
+            if self._closed:
+                return
+            gen = next(self._gen)
+            self._timers[key] = (gen, fn)
+            heapq.heappush(self._heap, (due, next(self._seq), key, gen))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def cancel(self, key: Hashable, timeout: float = 5.0) -> None:
+        """Disarm ``key``; waits (up to ``timeout``) for a call of it in progress to return."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._timers.pop(key, None)
+            self._parked.pop(key, None)
+            if getattr(self._local, "key", None) == key:
+                return  # cancelled from inside its own function: nothing to wait for
+            while key in self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+
+    def pending(self) -> set[Hashable]:
+        """The armed keys (tests: nothing is left behind)."""
+        with self._cond:
+            return set(self._timers)
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._closed = True
+            self._timers.clear()
+            self._heap.clear()
+            self._parked.clear()
+            self._cond.notify_all()
+            t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+
+    def run_due(self) -> int:
+        """Run every heartbeat that is due now on the calling thread (a pool thread helping); how many ran."""
+        n = 0
+        while True:
+            with self._cond:
+                got = self._take(time.monotonic())
+            if got is None:
+                return n
+            self._call(*got)
+            n += 1
+
+    def _take(self, now: float) -> tuple[Hashable, int, Callable[[], float | None]] | None:
+        """The first due timer not running elsewhere (called with the lock held)."""
+        heap = self._heap
+        while heap:
+            due, _, key, gen = heap[0]
+            if self._closed or self._timers.get(key, (None,))[0] != gen:
+                heapq.heappop(heap)  # cancelled or re-armed since
+                continue
+            if due > now:
+                return None
+            entry = heapq.heappop(heap)
+            if key in self._running:  # a re-armed key still in its previous call: right after it
+                self._parked[key] = entry
+                continue
+            self._running.add(key)
+            return key, gen, self._timers[key][1]
+        return None
+
+    def _call(self, key: Hashable, gen: int, fn: Callable[[], float | None]) -> None:
+        self._local.key = key
+        try:
+            again = fn()
+        except Exception as exc:
+            log.debug("%s: %s failed: %s", self.name, key, exc)
+            again = self.RETRY_AFTER_ERROR
+        finally:
+            self._local.key = None
+        with self._cond:
+            self._running.discard(key)
+            cur = self._timers.get(key)
+            if cur is not None and cur[0] == gen:  # neither cancelled nor re-armed meanwhile
+                if again is None:
+                    del self._timers[key]
+                else:
+                    heapq.heappush(self._heap, (time.monotonic() + again, next(self._seq), key, gen))
+            parked = self._parked.pop(key, None)
+            if parked is not None:
+                heapq.heappush(self._heap, parked)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        store = self._store
+        if store is not None and hasattr(store, "deferred"):
+            store.deferred()  # as the pool's threads: writes do not wait for their commit
+        while True:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        return
+                    now = time.monotonic()
+                    got = self._take(now)
+                    if got is not None:
+                        break
+                    self._cond.wait(min(1.0, max(0.0005, self._heap[0][0] - now)) if self._heap else 1.0)
+            self._call(*got)

@@ -4,8 +4,11 @@
 deduplicating work queue (``base.Controller``), run one item at a time by the cluster's shared
 node-agent threads (``base.WorkerPool``, ``ctx.extra["kubelet_pool"]``; a thread of its own when
 there is no pool); its items are the node's pods
-(``("pod", ns, name)``) and a few timers: ``boot``, ``node`` (status), ``lease``, ``relist``
-(poll the runtime for containers that ended, PLEG's job) and ``power`` (fault changes).
+(``("pod", ns, name)``) and a few timers: ``boot``, ``relist`` (poll the runtime for containers
+that ended, PLEG's job) and ``power`` (fault changes). The node status and the Lease are posted
+from the cluster's heartbeat thread instead (``base.Heartbeats``, ``ctx.extra["kubelet_heartbeats"]``;
+one of its own without it), as upstream's kubelet runs them in loops of their own: pod work never
+delays a renewal.
 
 What it does, and where the decisions live (pure, table-tested):
 - node status and lease (NL-01): ``kubelet_status.node_status`` / ``node_conditions``; the lease
@@ -45,7 +48,7 @@ from ..errors import ApiError, Conflict, NotFound
 from ..runtime import VolumeError
 from ..store import Event
 from . import kubelet_probes as probes
-from .base import Controller, ControllerContext
+from .base import Controller, ControllerContext, Heartbeats
 from .kubelet_pods import CState, Timing, init_cursor, next_action, pod_action, pull_failed, restarted
 from .kubelet_status import (ContainerView, PodView, allocate_ip, compute_pod_status, default_pull_policy,
                              fallback_cidr, fallback_internal_ip, go_duration, image_id, image_size,
@@ -198,11 +201,17 @@ class Kubelet(Controller):
         self._node_rv_checked = -1  # the Node revision last found to need no write
         self._power_losses = 0
         self._power_losses_seen = 0
+        self._heartbeats: Heartbeats | None = None  # where the node status and Lease timers run
+        self._own_heartbeats = False  # a thread of this kubelet's own (no cluster-wide one)
         self.booted = threading.Event()  # set once the first boot posted the node status (tests wait on it)
 
     # -- wiring ------------------------------------------------------------------------------
     def start(self) -> None:
         self._stopped = False
+        self._heartbeats = self.ctx.extra.get("kubelet_heartbeats")
+        self._own_heartbeats = self._heartbeats is None
+        if self._own_heartbeats:
+            self._heartbeats = Heartbeats(f"kubesim-{self.name}-heartbeats", store=getattr(self.api, "store", None))
         self.faults.on_change(self._on_fault)
         pool = self.ctx.extra.get("kubelet_pool")
         if pool is not None:  # the cluster's shared node-agent threads (base.WorkerPool)
@@ -218,11 +227,14 @@ class Kubelet(Controller):
 
     def stop(self) -> None:
         """Stop the agent; the node's containers stop with it (the machine is going away)."""
-        self._stopped = True
+        self._stopped = True  # no heartbeat starts a renewal from here on
         dispatch = self.ctx.extra.get(_PodDispatch.KEY)
         if dispatch is not None:
             dispatch.remove(self)
         super().stop()
+        self._disarm()  # after the queue's last item (a boot re-arms); waits for a renewal in progress
+        if self._own_heartbeats and self._heartbeats is not None:
+            self._heartbeats.close()
         try:
             self.runtime.kill_all()
         except Exception:
@@ -266,12 +278,6 @@ class Kubelet(Controller):
             return None
         if item == "boot":
             return self._boot()
-        if item == "node":
-            self._node_status()
-            return self.timings.get("node_status_update")
-        if item == "lease":
-            self._renew_lease()
-            return self.timings.get("lease_renew")
         if item == "relist":
             self._relist()
             return self.relist_seconds
@@ -290,6 +296,7 @@ class Kubelet(Controller):
             self._power_losses_seen = self._power_losses
         if (lost or not running) and self._up:
             self._up = False
+            self._disarm()  # the process is gone: its next boot posts and re-arms
             log.info("%s: kubelet stopped: killing all containers", self.name)
             try:
                 self.runtime.kill_all()
@@ -313,8 +320,7 @@ class Kubelet(Controller):
         if reachable and self._partitioned:
             self._partitioned = False
             self.enqueue_all()
-            self.enqueue("node")
-            self.enqueue("lease")
+            self._arm(status_in=0.0, lease_in=0.0)
         elif not reachable:
             self._partitioned = True
         return None
@@ -339,8 +345,7 @@ class Kubelet(Controller):
             if not any(e.obj()["metadata"].get("uid") == uid for e in self._pods_here()):
                 self._remove_pod(uid)
             self._dead_uids.discard(uid)
-        self.enqueue("node", self.timings.get("node_status_update"))
-        self.enqueue("lease", self.timings.get("lease_renew"))
+        self._arm(status_in=self.timings.get("node_status_update"), lease_in=self.timings.get("lease_renew"))
         self.enqueue("relist", self.relist_seconds)
         self.enqueue_all()
         self.booted.set()
@@ -378,6 +383,35 @@ class Kubelet(Controller):
                     best = v
         if best is not None and (self._ip_last is None or ipaddress.ip_address(self._ip_last) < best):
             self._ip_last = str(best)
+
+    # -- heartbeats: node status and Lease, on their own thread (base.Heartbeats) ---------------
+    def _arm(self, status_in: float, lease_in: float) -> None:
+        """(Re)start the node status and Lease timers: first post in ``status_in`` / ``lease_in`` seconds."""
+        hb = self._heartbeats
+        if hb is None or self._stopped:  # never started (tests driving _power/_boot by hand), or stopped
+            return
+        hb.schedule((self, "node"), self._status_beat, status_in)
+        hb.schedule((self, "lease"), self._lease_beat, lease_in)
+
+    def _disarm(self) -> None:
+        hb = self._heartbeats
+        if hb is not None:
+            hb.cancel((self, "node"))
+            hb.cancel((self, "lease"))
+
+    def _status_beat(self) -> float | None:
+        """kubelet.go syncNodeStatus, every nodeStatusUpdateFrequency."""
+        if self._stopped or not self._up:
+            return None  # powered off: the next boot posts and re-arms
+        self._node_status()
+        return self.timings.get("node_status_update")
+
+    def _lease_beat(self) -> float | None:
+        """The node lease controller's sync, every renewInterval (``lease_renew``)."""
+        if self._stopped or not self._up:
+            return None
+        self._renew_lease()  # skipped while partitioned (checked at renewal time)
+        return self.timings.get("lease_renew")
 
     # -- writes (skipped when cut off) --------------------------------------------------------
     def _node_event(self, type_: str, reason: str, message: str) -> None:
