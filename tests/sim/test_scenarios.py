@@ -502,6 +502,9 @@ def test_03_scale_down_and_up_with_both_retention_policies(calm):
     wait_for(lambda: sts_settled(w, 2) and read_pod(w, "web-2") is None, 15, "scaled to 2 again")
     wait_for(lambda: [e for e in rec.ordered() if e[1] == "PersistentVolumeClaim" and e[2] == "DELETED"
                       and e[3] == "data-web-2"], 15, "data-web-2 deleted")
+    # The pods and the claims are two watch streams: the pod's DELETED may arrive after the claim's.
+    wait_for(lambda: [e for e in rec.ordered() if e[1] == "Pod" and e[2] == "DELETED" and e[3] == "web-2"], 15,
+             "web-2's DELETED event")
     # the controller hands the claim to the condemned pod (ownerRef), the garbage collector deletes it
     # after the pod is gone
     owned = rec.first(lambda e: e[1] == "PersistentVolumeClaim" and e[3] == "data-web-2" and any(
