@@ -369,14 +369,18 @@ class Api:
             raise Invalid(rt.kind, rt.group, name, [invalid("metadata.resourceVersion", 0,
                                                             "must be specified for an update")])
         return self._write_update(rt, namespace, name, lambda cur: obj, req, subresource=subresource,
-                                  expect_rv=expect, precondition_uid=meta.get("uid"))
+                                  expect_rv=expect, precondition_uid=meta.get("uid"), replaces=True)
 
     def _write_update(self, rt: ResourceType, namespace: str | None, name: str,
                       mutate: Callable[[dict[str, Any]], dict[str, Any]], req: Request, *,
                       subresource: str | None = None, expect_rv: int | None = None,
                       precondition_uid: str | None = None, retries: int = 5,
-                      apply_manager: bool = False) -> dict[str, Any]:
-        """GuaranteedUpdate: read, mutate, write if unchanged since the read (retry if not pinned)."""
+                      apply_manager: bool = False, replaces: bool = False) -> dict[str, Any]:
+        """GuaranteedUpdate: read, mutate, write if unchanged since the read (retry if not pinned).
+
+        ``replaces``: ``mutate`` ignores its argument (a PUT), so no private copy of the stored
+        object is decoded for it.
+        """
         ns = self._ns_key(rt, namespace)
         store_rt = self.registry.by_key(rt.key) or rt
         for _ in range(retries):
@@ -392,7 +396,8 @@ class Api:
                 raise Conflict(rt.plural, rt.group, name,
                                f"Precondition failed: UID in precondition: {precondition_uid}, UID in object meta: "
                                f"{old['metadata'].get('uid')}")
-            new = mutate(self._served(rt, entry.obj()))  # the private copy (a decoding: cheaper than deepcopy)
+            # The private copy (a decoding: cheaper than deepcopy), unless the write replaces it.
+            new = mutate({} if replaces else self._served(rt, entry.obj()))
             new = conversion.to_storage(rt.group, rt.kind, new)
             self._keep_server_meta(new, old)
             if subresource == "status":

@@ -888,7 +888,8 @@ def test_09_parallel_creates_and_deletes_at_once(calm):
     for i in range(3):
         w.core.patch_namespaced_pod(f"web-{i}", w.ns, {"metadata": {"finalizers": None}})
     wait_for(lambda: not w.core.list_namespaced_pod(w.ns).items, 10, "pets gone")
-    st = sts_status(w)
+    # The controller writes the status after it has seen the pods go (another watch stream).
+    st = wait_for(lambda: (s := sts_status(w)).replicas == 0 and s, 10, "status.replicas 0")
     assert (st.replicas, st.ready_replicas) == (0, None)
 
 

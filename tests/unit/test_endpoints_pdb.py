@@ -513,3 +513,44 @@ def test_delete_options_refusals():
         ev.delete_options({"deleteOptions": {"dryRun": ["Nope"]}}, True)
     assert exc.value.code == 500
     assert exc.value.message == "Non-matching dry-run options in request and content: [All] and [Nope]"
+
+
+# -- PodChangeFilter: GetServicesToUpdateOnPodChange / podEndpointsChanged ----------------------
+SERVICES = {"web": {"app": "web"}, "canary": {"track": "canary"}, "all-web": {"tier": "front"}}
+
+
+def _memberships(labels):
+    return {name for name, sel in SERVICES.items() if eu.selects(sel, labels)}
+
+
+def _step(f, ev_type, p):
+    return f.services(ev_type, p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["labels"], p,
+                      _memberships)
+
+
+@pytest.mark.parametrize("case, before, after, want", [
+    ("binding or a status write endpoints do not show", pod(ip=None, ready=False, node=""),
+     pod(ip=None, ready=False, node="n2", phase="Pending"), set()),
+    ("the pod got its IP", pod(ip=None, ready=False), pod(ready=False), {"web"}),
+    ("readiness flipped", pod(ready=False), pod(ready=True), {"web"}),
+    ("the IP changed", pod(ip="10.0.0.1"), pod(ip="10.0.0.2"), {"web"}),
+    ("deletion began", pod(), pod(deleting=True), {"web"}),
+    ("only labels: the symmetric difference", pod(labels={"app": "web", "tier": "front"}),
+     pod(labels={"app": "web", "track": "canary"}), {"canary", "all-web"}),
+    ("labels and readiness: the union", pod(labels={"app": "web", "tier": "front"}, ready=False),
+     pod(labels={"app": "web", "track": "canary"}), {"web", "canary", "all-web"}),
+    ("hostname counts as a membership change", pod(), {**pod(), "spec": {**pod()["spec"], "hostname": "web-0"}},
+     set()),
+])
+def test_pod_change_filter_queues_what_upstream_queues(case, before, after, want):
+    f = eu.PodChangeFilter()
+    assert _step(f, "ADDED", before) == _memberships(before["metadata"]["labels"])  # an add always queues
+    assert _step(f, "MODIFIED", after) == want, case
+
+
+def test_pod_change_filter_unseen_pods_and_deletes_always_queue():
+    f = eu.PodChangeFilter()
+    assert _step(f, "MODIFIED", pod()) == {"web"}  # never seen: counts as changed
+    assert _step(f, "MODIFIED", pod()) == set()  # the same facts again
+    assert _step(f, "DELETED", pod()) == {"web"}
+    assert _step(f, "MODIFIED", pod()) == {"web"}  # forgotten with the delete

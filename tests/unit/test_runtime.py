@@ -209,6 +209,26 @@ def test_restart_gets_a_fresh_root_but_keeps_emptydir(cluster, runtime):
     assert b"can't open '/root/f': No such file or directory" in res.stderr
 
 
+def test_root_is_built_on_first_use_from_the_pod_at_start(cluster, runtime):
+    c = {"name": "c", "image": "busybox"}
+    p = pod(containers=[c])
+    runtime.prepare_pod(p)
+    runtime.start_container(p, c)
+    root = os.path.join(storage.pod_dir(cluster.state_root, NODE, "uid-web-0"), "containers", "c", "rootfs")
+    assert not os.path.exists(root)  # a simulated container nobody looks at has no writable layer
+    runtime.exec(p, "c", ["sh", "-c", "echo kept > /root/f"])
+    assert open(os.path.join(root, "etc", "hostname")).read() == "web-0\n"
+    assert "10.244.0.7\tweb-0" in open(os.path.join(root, "etc", "hosts")).read()
+    # A new instance that is never used still does not see the old layer once something looks.
+    runtime.stop_container("uid-web-0", "c", 0)
+    runtime.start_container(p, c)
+    runtime.stop_container("uid-web-0", "c", 0)
+    runtime.start_container(p, c)
+    res = runtime.exec(p, "c", ["sh", "-c", "cat /root/f; cat /etc/hostname"])
+    assert res.stdout == b"web-0\n"
+    assert b"can't open '/root/f': No such file or directory" in res.stderr
+
+
 # -- containers ------------------------------------------------------------------------------
 def test_shell_container_exits_with_its_code_and_logs(cluster, runtime):
     c = {"name": "job", "image": "busybox", "command": ["sh", "-c", "echo hi && echo oops >&2 && exit 3"]}

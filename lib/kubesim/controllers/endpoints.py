@@ -38,6 +38,7 @@ this controller does it when the cluster registers the server's address as
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,11 +58,15 @@ from .endpointutil import (
     is_headless,
     is_pod_ready,
     meta,
+    PodChangeFilter,
+    PodMemo,
     pod_condition,
     pod_ip_for_family,
+    selected_pod_views,
     selects,
     service_ip_family,
     service_selector,
+    services_selecting,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -104,29 +109,41 @@ def _endpoint_port(svc_port: Mapping[str, Any], num: int) -> Obj:
     return p
 
 
-def desired_subsets(svc: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> list[Obj]:
-    """The repacked, sorted subsets for the selected ``pods`` (syncService's loop)."""
+def pod_subsets(svc: Mapping[str, Any], pod: Mapping[str, Any]) -> list[Obj]:
+    """The one-address subsets ``pod`` contributes to ``svc`` (the body of syncService's pod loop)."""
     spec = svc.get("spec") or {}
     publish = bool(spec.get("publishNotReadyAddresses"))
+    if not should_pod_be_in_endpoints(pod, publish):
+        return []
+    addr = pod_to_address(svc, pod)
+    if addr is None:
+        return []
+    ready = publish or is_pod_ready(pod)
+    key = "addresses" if ready else "notReadyAddresses"
     ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+    if not ports:
+        # headless without ports is allowed
+        return [{key: [addr], "ports": []}] if spec.get("clusterIP") == "None" else []
+    out: list[Obj] = []
+    for sp in ports:
+        num = find_port(pod, sp)
+        if num is not None:
+            out.append({key: [addr], "ports": [_endpoint_port(sp, num)]})
+    return out
+
+
+def desired_subsets(svc: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], memo: PodMemo | None = None
+                    ) -> list[Obj]:
+    """The repacked, sorted subsets for the selected ``pods`` (syncService's loop).
+
+    ``memo`` reuses each unchanged pod's contribution from the last sync (repacking copies it).
+    """
     raw: list[Obj] = []
     for pod in pods:
-        if not should_pod_be_in_endpoints(pod, publish):
-            continue
-        addr = pod_to_address(svc, pod)
-        if addr is None:
-            continue
-        ready = publish or is_pod_ready(pod)
-        key = "addresses" if ready else "notReadyAddresses"
-        if not ports:
-            if spec.get("clusterIP") == "None":  # headless without ports is allowed
-                raw.append({key: [addr], "ports": []})
-            continue
-        for sp in ports:
-            num = find_port(pod, sp)
-            if num is None:
-                continue
-            raw.append({key: [addr], "ports": [_endpoint_port(sp, num)]})
+        if memo is None:
+            raw.extend(pod_subsets(svc, pod))
+        else:
+            raw.extend(memo.get(svc, pod, lambda: pod_subsets(svc, pod)))  # noqa: B023 - called at once
     return repack_subsets(raw)
 
 
@@ -231,8 +248,9 @@ class Decision:
 
 
 def decide(svc: Mapping[str, Any] | None, pods: list[Mapping[str, Any]], current: Mapping[str, Any] | None,
-           trigger_time: str | None, *, namespace: str = "", name: str = "") -> Decision:
-    """``syncService`` without I/O: the Endpoints object to write, if any."""
+           trigger_time: str | None, *, namespace: str = "", name: str = "", memo: PodMemo | None = None
+           ) -> Decision:
+    """``syncService`` without I/O: the Endpoints object to write, if any (``memo``: see desired_subsets)."""
     if svc is None:
         return Decision("delete") if current is not None else Decision("none")
     spec = svc.get("spec") or {}
@@ -242,7 +260,7 @@ def decide(svc: Mapping[str, Any] | None, pods: list[Mapping[str, Any]], current
     if selector is None:
         return Decision("none")
     selected = [p for p in pods if selects(selector, meta(p).get("labels"))]
-    subsets = desired_subsets(svc, selected)
+    subsets = desired_subsets(svc, selected, memo)
     svc_labels = dict(meta(svc).get("labels") or {})
     if current is not None:
         cur_labels = {k: v for k, v in (meta(current).get("labels") or {}).items() if k != LABEL_HEADLESS}
@@ -308,6 +326,10 @@ def _addr_no_rv(a: Mapping[str, Any]) -> Obj:
     return a2
 
 
+# Every sync reads every selected pod's Ready transition time; most are the same strings as last time.
+_parse_time = functools.lru_cache(maxsize=8192)(clock.parse_time)
+
+
 @dataclass
 class TriggerTimeTracker:
     """``TriggerTimeTracker``: the earliest not-yet-reflected change per Service.
@@ -328,7 +350,7 @@ class TriggerTimeTracker:
         pod_times: dict[str, datetime] = {}
         for pod in pods:
             cond = pod_condition(pod, "Ready")
-            t = clock.parse_time((cond or {}).get("lastTransitionTime"))
+            t = _parse_time((cond or {}).get("lastTransitionTime"))
             if t is None:
                 continue
             pname = meta(pod).get("name", "")
@@ -385,6 +407,8 @@ class EndpointsController(Controller):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.tracker = TriggerTimeTracker()
+        self.pod_changes = PodChangeFilter()
+        self._memos: dict[tuple[str, str], PodMemo] = {}  # per Service: its pods' contributions
         self.recorder = self.ctx.recorder(self.name)
 
     # work items: ("svc", ns, name) or APISERVER_ITEM
@@ -400,20 +424,9 @@ class EndpointsController(Controller):
                 return [APISERVER_ITEM]
             return [("svc", e.namespace, e.name)] if ev.type == "DELETED" else []
         if e.key == "pods":
-            return self._services_for_pod(e.namespace, e.labels, ev.prev.labels if ev.prev is not None else None)
+            return self.pod_changes.services(ev.type, e.namespace, e.name, e.labels, e.view(),
+                                             lambda labels: services_selecting(self.api.store, e.namespace, labels))
         return []
-
-    def _services_for_pod(self, namespace: str, labels: Mapping[str, str],
-                          old_labels: Mapping[str, str] | None) -> list[Hashable]:
-        entries, _ = self.api.store.list("services", namespace)
-        out: list[Hashable] = []
-        for s in entries:
-            sel = service_selector(s.view())
-            if sel is None:
-                continue
-            if selects(sel, labels) or (old_labels is not None and selects(sel, old_labels)):
-                out.append(("svc", s.namespace, s.name))
-        return out
 
     def all_items(self) -> Iterable[Hashable]:
         entries, _ = self.api.store.list("services")
@@ -428,8 +441,8 @@ class EndpointsController(Controller):
         store = self.api.store
         svc_entry = store.get("services", ns, name)
         cur_entry = store.get("endpoints", ns, name)
-        svc = svc_entry.obj() if svc_entry is not None else None
-        current = cur_entry.obj() if cur_entry is not None else None
+        svc = svc_entry.view() if svc_entry is not None else None
+        current = cur_entry.view() if cur_entry is not None else None  # read-only: decide copies what it keeps
         if svc is None:
             self.tracker.forget(ns, name)
             pods: list[Obj] = []
@@ -439,19 +452,28 @@ class EndpointsController(Controller):
                 return None  # kube-apiserver's own (see _reconcile_apiserver)
             sel = service_selector(svc)
             # Read-only views: ``decide`` builds the Endpoints from fresh dicts.
-            pods = [e.view() for e in store.list("pods", ns)[0] if sel is not None and selects(sel, e.labels)]
+            pods = selected_pod_views(store, ns, sel) if sel is not None else []
             trigger = self.tracker.compute(ns, svc, pods) if sel is not None else None
-        d = decide(svc, pods, current, trigger, namespace=ns, name=name)
+        if svc is None:
+            self._memos.pop((ns, name), None)
+            memo = None
+        else:
+            memo = self._memos.setdefault((ns, name), PodMemo())
+        d = decide(svc, pods, current, trigger, namespace=ns, name=name, memo=memo)
+        if memo is not None:
+            memo.rotate()
         rt = self.api.rt("endpoints")
         try:
+            # ``decide`` builds its body from fresh dicts (repacking copies every address): it is
+            # handed to the write as decoded, as a typed client's object would be.
             if d.op == "delete":
                 self.api.delete(rt, ns, name)
             elif d.op == "create":
                 assert d.body is not None
-                self.api.create(rt, ns, d.body, Request(field_manager=MANAGER))
+                self.api.create(rt, ns, d.body, Request(field_manager=MANAGER), decoded=True)
             elif d.op == "update":
                 assert d.body is not None
-                self.api.update(rt, ns, name, d.body, Request(field_manager=MANAGER))
+                self.api.update(rt, ns, name, d.body, Request(field_manager=MANAGER), decoded=True)
         except NotFound:
             return None
         except (AlreadyExists, Conflict):

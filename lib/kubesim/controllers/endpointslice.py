@@ -31,6 +31,7 @@ from typing import Any, Hashable, Iterable, Mapping
 
 from ..api import Request
 from ..errors import AlreadyExists, ApiError, Conflict, NotFound
+from ..jsonvalues import copy_json
 from ..store import Event
 from .base import Controller
 from .endpoints import TriggerTimeTracker
@@ -40,13 +41,17 @@ from .endpointutil import (
     LABEL_MANAGED_BY,
     LABEL_SERVICE_NAME,
     LABEL_ZONE,
+    PodChangeFilter,
+    PodMemo,
     find_port,
     is_headless,
     is_pod_ready,
     meta,
     pod_ip_for_family,
+    selected_pod_views,
     selects,
     service_selector,
+    services_selecting,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
@@ -160,27 +165,44 @@ def new_slice(svc: Mapping[str, Any], ports: list[Obj], address_type: str, endpo
     }
 
 
+def pod_endpoint(svc: Mapping[str, Any], pod: Mapping[str, Any], zone: str | None, address_type: str
+                 ) -> tuple[tuple, list[Obj], tuple, Obj] | None:
+    """What one pod contributes: (ports key, ports, endpoint key, endpoint), or None."""
+    if not should_pod_be_in_endpoints(pod, True):
+        return None
+    ep = pod_to_endpoint(svc, pod, zone, address_type)
+    if ep is None:
+        return None
+    ports = endpoint_ports(svc, pod)
+    return _ports_key(ports), ports, _ep_key(ep), ep
+
+
 def desired_endpoints(svc: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], zones: Mapping[str, str],
-                      address_type: str) -> dict[tuple, tuple[list[Obj], dict[tuple, Obj]]]:
-    """Endpoints grouped by their port set: ports key -> (ports, endpoint key -> endpoint)."""
+                      address_type: str, memo: PodMemo | None = None
+                      ) -> dict[tuple, tuple[list[Obj], dict[tuple, Obj]]]:
+    """Endpoints grouped by their port set: ports key -> (ports, endpoint key -> endpoint).
+
+    ``memo`` reuses each unchanged pod's endpoint from the last sync (shared: never mutated).
+    """
     out: dict[tuple, tuple[list[Obj], dict[tuple, Obj]]] = {}
     for pod in sorted(pods, key=lambda p: meta(p).get("name", "")):
-        if not should_pod_be_in_endpoints(pod, True):
+        zone = zones.get((pod.get("spec") or {}).get("nodeName") or "")
+        if memo is None:
+            got = pod_endpoint(svc, pod, zone, address_type)
+        else:
+            got = memo.get(svc, pod, lambda: pod_endpoint(svc, pod, zone, address_type),  # noqa: B023
+                           (zone, address_type))
+        if got is None:
             continue
-        node = (pod.get("spec") or {}).get("nodeName") or ""
-        ep = pod_to_endpoint(svc, pod, zones.get(node), address_type)
-        if ep is None:
-            continue
-        ports = endpoint_ports(svc, pod)
-        pk = _ports_key(ports)
+        pk, ports, ek, ep = got
         group = out.setdefault(pk, (ports, {}))
-        group[1].setdefault(_ep_key(ep), ep)
+        group[1].setdefault(ek, ep)
     return out
 
 
 def reconcile(svc: Mapping[str, Any], pods: list[Mapping[str, Any]], zones: Mapping[str, str],
               existing: list[Mapping[str, Any]], trigger_time: str | None = None,
-              max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> SliceActions:
+              max_per_slice: int = MAX_ENDPOINTS_PER_SLICE, memo: PodMemo | None = None) -> SliceActions:
     """``Reconciler.Reconcile`` without I/O: which slices to create, update (full objects) and delete.
 
     ``existing`` are the slices this controller manages for the Service. Kept slices
@@ -198,7 +220,7 @@ def reconcile(svc: Mapping[str, Any], pods: list[Mapping[str, Any]], zones: Mapp
         if s.get("addressType") not in types:
             acts.delete.append(meta(s).get("name", ""))
     for at in types:
-        desired = desired_endpoints(svc, selected, zones, at)
+        desired = desired_endpoints(svc, selected, zones, at, memo)
         placed: set[tuple] = set()
         kept: list[list[Any]] = []  # [slice body, changed]
         for s in existing:
@@ -286,6 +308,8 @@ class EndpointSliceController(Controller):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.tracker = TriggerTimeTracker()
+        self.pod_changes = PodChangeFilter()
+        self._memos: dict[tuple[str, str], PodMemo] = {}  # per Service: its pods' endpoints
 
     def items_for(self, ev: Event) -> Iterable[Hashable]:
         e = ev.entry
@@ -297,14 +321,8 @@ class EndpointSliceController(Controller):
                 return [("svc", e.namespace, labels[LABEL_SERVICE_NAME])]
             return []
         if e.key == "pods":
-            old = ev.prev.labels if ev.prev is not None else None
-            entries, _ = self.api.store.list("services", e.namespace)
-            out: list[Hashable] = []
-            for s in entries:
-                sel = service_selector(s.view())
-                if sel is not None and (selects(sel, e.labels) or (old is not None and selects(sel, old))):
-                    out.append(("svc", s.namespace, s.name))
-            return out
+            return self.pod_changes.services(ev.type, e.namespace, e.name, e.labels, e.view(),
+                                             lambda labels: services_selecting(self.api.store, e.namespace, labels))
         if e.key == "nodes":
             # A node's zone label feeds endpoint zones: only a zone change matters.
             old_zone = (ev.prev.labels or {}).get(LABEL_ZONE) if ev.prev is not None else None
@@ -329,31 +347,37 @@ class EndpointSliceController(Controller):
         if svc_entry is None:
             # The slices are owned by the Service: the garbage collector removes them (as upstream).
             self.tracker.forget(ns, name)
+            self._memos.pop((ns, name), None)
             return None
-        svc = svc_entry.obj()
+        svc = svc_entry.view()  # read-only: what the slices keep of it is copied
         if (svc.get("spec") or {}).get("type") == "ExternalName":
             return None  # receives no endpoints from this controller (issues.k8s.io/105986)
         sel = service_selector(svc)
         if sel is None:
             return None
         # Read-only views: endpoints are built from fresh dicts.
-        pods = [e.view() for e in store.list("pods", ns)[0] if selects(sel, e.labels)]
+        pods = selected_pod_views(store, ns, sel)
         # owned_by reads only labels: the entries' label index decides before anything is decoded.
-        mine = [e.obj() for e in store.list(rt.key, ns)[0] if owned_by({"metadata": {"labels": e.labels}}, name)]
+        # Read-only views: the bodies built from them are copied before they are written.
+        mine = [e.view() for e in store.list(rt.key, ns)[0] if owned_by({"metadata": {"labels": e.labels}}, name)]
         uid = meta(svc).get("uid")
         # Slices of an earlier Service of the same name (another uid) are replaced (``ownedBy``).
         stale = [s for s in mine if not any(r.get("controller") and r.get("uid") == uid
                                             for r in meta(s).get("ownerReferences") or [])]
         mine = [s for s in mine if s not in stale]
         trigger = self.tracker.compute(ns, svc, pods)
-        acts = reconcile(svc, pods, self._zones(), mine, trigger)
+        memo = self._memos.setdefault((ns, name), PodMemo())
+        acts = reconcile(svc, pods, self._zones(), mine, trigger, memo=memo)
+        memo.rotate()
         acts.delete.extend(meta(s).get("name", "") for s in stale)
         req = Request(field_manager=MANAGER)
         try:
+            # The bodies share endpoints with the memo: each write gets its own copy, handed over
+            # as decoded (a typed client's object), without a schema walk.
             for body in acts.create:
-                self.api.create(rt, ns, body, req)
+                self.api.create(rt, ns, copy_json(body), req, decoded=True)
             for body in acts.update:
-                self.api.update(rt, ns, meta(body).get("name", ""), body, req)
+                self.api.update(rt, ns, meta(body).get("name", ""), copy_json(body), req, decoded=True)
         except (Conflict, AlreadyExists):
             return 0.05
         except NotFound:

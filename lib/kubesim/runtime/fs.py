@@ -19,8 +19,9 @@ import os
 import posixpath
 import shutil
 import stat
+import threading
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 
 class FsError(OSError):
@@ -77,12 +78,36 @@ def normalize(path: str, cwd: str = "/") -> str:
 
 
 class ContainerFS:
-    """The filesystem one container sees (root directory + mount table)."""
+    """The filesystem one container sees (root directory + mount table).
 
-    def __init__(self, root: str, mounts: list[Mount] | None = None) -> None:
-        self.root = root
+    ``prepare`` builds the root directory on disk the first time anything looks at it: a container
+    that is never exec'd into and runs no process never needs its writable layer, and creating
+    one per container start was most of what a pod start cost at scale (inode creation is kernel
+    time, and it contends when many kubelets start pods at once).
+    """
+
+    def __init__(self, root: str, mounts: list[Mount] | None = None,
+                 prepare: Callable[[], None] | None = None) -> None:
+        self._root = root
+        self._prepare = prepare
+        self._prepare_lock = threading.Lock()
         # Longest container path first, so /data/sub wins over /data.
         self.mounts = sorted(mounts or [], key=lambda m: len(m.path), reverse=True)
+
+    @property
+    def root(self) -> str:
+        """The host directory of the container's ``/``, built on first use."""
+        if self._prepare is not None:
+            with self._prepare_lock:
+                if self._prepare is not None:
+                    self._prepare()
+                    self._prepare = None
+        return self._root
+
+    @property
+    def materialized(self) -> bool:
+        """Whether the root has been built (or never needed building)."""
+        return self._prepare is None
 
     # -- lookup ----------------------------------------------------------------------
     def resolve(self, path: str, cwd: str = "/") -> Resolved:

@@ -10,6 +10,7 @@ ValidateNamespace, ValidateNode/Update, ValidateEndpoints), ``.../core/validatio
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import json
 from typing import Any
@@ -25,6 +26,16 @@ SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 MAX_SECRET_SIZE = 1024 * 1024
+
+
+@functools.lru_cache(maxsize=16384)
+def _is_ip(text: str) -> bool:
+    """Whether ``text`` parses as an IP address (cached: an Endpoints write re-validates every address)."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _go_strings(items: Any) -> GoValue:
@@ -528,9 +539,7 @@ def endpoints(obj: Obj) -> Errs:
         for kind in ("addresses", "notReadyAddresses"):
             for j, a in enumerate(ss.get(kind) or []):
                 ip = (a or {}).get("ip") or ""
-                try:
-                    ipaddress.ip_address(ip)
-                except ValueError:
+                if not isinstance(ip, str) or not _is_ip(ip):
                     errs.append(invalid(f"subsets[{i}].{kind}[{j}].ip", ip,
                                         "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
         ports = [p for p in ss.get("ports") or [] if isinstance(p, dict)]
