@@ -375,11 +375,13 @@ class Api:
                       mutate: Callable[[dict[str, Any]], dict[str, Any]], req: Request, *,
                       subresource: str | None = None, expect_rv: int | None = None,
                       precondition_uid: str | None = None, retries: int = 5,
-                      apply_manager: bool = False, replaces: bool = False) -> dict[str, Any]:
+                      apply_manager: bool = False, replaces: bool = False,
+                      want_result: bool = True) -> dict[str, Any]:
         """GuaranteedUpdate: read, mutate, write if unchanged since the read (retry if not pinned).
 
         ``replaces``: ``mutate`` ignores its argument (a PUT), so no private copy of the stored
-        object is decoded for it.
+        object is decoded for it. ``want_result=False``: the caller ignores the answer, so the
+        object is not decoded once more for it (``{}`` is returned instead).
         """
         ns = self._ns_key(rt, namespace)
         store_rt = self.registry.by_key(rt.key) or rt
@@ -420,7 +422,7 @@ class Api:
                 ssa.record_update(old, new, manager=req.manager(), node=self.node_for(store_rt),
                                   now=clock.rfc3339(), subresource=subresource)
             if _same(old, new):
-                return self._served(rt, entry.obj())
+                return self._served(rt, entry.obj()) if want_result else {}
             if req.dry_run:
                 return self._served(rt, new)
             try:
@@ -434,7 +436,7 @@ class Api:
             except Missing:
                 raise self._not_found(rt, name)
             self._after_write(store_rt, entry, updated)
-            return self._entry_obj(rt, updated)
+            return self._entry_obj(rt, updated) if want_result else {}
         raise Conflict(rt.plural, rt.group, name)
 
     @staticmethod
@@ -680,12 +682,15 @@ class Api:
         return self._write_update(rt, namespace, name, m, Request(field_manager=manager), subresource="status")
 
     def mutate(self, rt: ResourceType, namespace: str | None, name: str,
-               mutate: Callable[[dict[str, Any]], dict[str, Any] | None], manager: str) -> dict[str, Any]:
+               mutate: Callable[[dict[str, Any]], dict[str, Any] | None], manager: str, *,
+               want_result: bool = True) -> dict[str, Any]:
+        """Read-modify-write, retried on conflicts; ``want_result=False`` returns ``{}`` instead of
+        decoding the written object (for callers that ignore it: the kubelet's lease renewals)."""
         def m(cur: dict[str, Any]) -> dict[str, Any]:
             out = mutate(cur)
             return cur if out is None else out
 
-        return self._write_update(rt, namespace, name, m, Request(field_manager=manager))
+        return self._write_update(rt, namespace, name, m, Request(field_manager=manager), want_result=want_result)
 
     def rt(self, key: str) -> ResourceType:
         rt = self.registry.by_key(key)

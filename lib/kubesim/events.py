@@ -101,7 +101,8 @@ class EventRecorder:
             }
             if action:
                 body["action"] = action
-            self.api.create(rt, ns, body, Request(field_manager=self.component))
+            # Built here from fresh values: handed over as decoded (no schema walk).
+            self.api.create(rt, ns, body, Request(field_manager=self.component), decoded=True)
             self._seen[key] = (ns, name, time.monotonic())
             if len(self._seen) > 4096:
                 cutoff = time.monotonic() - DEDUP_WINDOW
@@ -142,5 +143,7 @@ class EventRecorder:
                 "source": {}, "firstTimestamp": None, "lastTimestamp": None, "eventTime": now_micro,
                 "action": action, "reportingComponent": self.component, "reportingInstance": self.instance,
             }
-            self.api.create(rt, ns, body, Request(field_manager=self.component))
+            # Built here from fresh values: handed over as decoded (the schema walk drops nulls).
+            body = {k: v for k, v in body.items() if v is not None}
+            self.api.create(rt, ns, body, Request(field_manager=self.component), decoded=True)
             self._seen[key] = (ns, name, time.monotonic())

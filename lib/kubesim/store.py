@@ -42,6 +42,7 @@ import operator
 import os
 import sqlite3
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
@@ -53,8 +54,19 @@ log = logging.getLogger("kubesim.store")
 _NS_NAME = operator.attrgetter("namespace", "name")
 
 
+# What ``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)`` builds on every call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encode(obj).encode()
+
+
+def _owner_uids(meta: dict[str, Any]) -> tuple[str, ...]:
+    refs = meta.get("ownerReferences")
+    if not refs or not isinstance(refs, list):
+        return ()
+    return tuple(r.get("uid", "") for r in refs if isinstance(r, dict))
 
 
 @dataclass(slots=True)
@@ -69,6 +81,10 @@ class Entry:
     labels: dict[str, str]
     fields: Fields
     decoded: Any = None  # the shared read-only decoding behind :meth:`view`, made on first use
+    # For the garbage collector, without a decoding: the ``uid`` of each of the object's
+    # ``ownerReferences`` (in order), and whether it has a ``deletionTimestamp``.
+    owner_uids: tuple[str, ...] = ()
+    deleting: bool = False
 
     def obj(self) -> dict[str, Any]:
         """A fresh, private copy of the object."""
@@ -165,6 +181,12 @@ class _Deferred:
 class Store:
     """All objects of one cluster."""
 
+    # How long the writer thread collects rows before committing them when nobody waits for the
+    # commit synchronously (deferred writers only): fewer, larger transactions. A thread that
+    # waits (:meth:`wait_durable`) or closing the store ends the wait at once; the HTTP server
+    # commits inline (``commit_now``) and never waits for the writer thread.
+    commit_linger = 0.002
+
     def __init__(self, state_dir: str | None = None, indexer: Indexer | None = None,
                  history: int = 20_000) -> None:
         self._lock = threading.RLock()
@@ -180,6 +202,9 @@ class Store:
         self._history: deque[Event] = deque(maxlen=history)
         self._compacted = 0  # events with rv <= this are gone from history
         self._subs: list[Subscription] = []
+        # Per storage key: the subscriptions whose key matches it, in subscription order (rebuilt
+        # after any subscribe or unsubscribe), so a write does not test every watch of every key.
+        self._subs_by_key: dict[str, list[Subscription]] = {}
         self._indexer: Indexer = indexer or (lambda key, obj: {})
         self._db: sqlite3.Connection | None = None
         # Group commit (see the module doc): rows waiting for the writer thread, by object.
@@ -195,6 +220,7 @@ class Store:
         self._failed: deque[tuple[int, int, BaseException]] = deque(maxlen=64)  # batches that did not commit
         self._writer: threading.Thread | None = None
         self._writer_idle = False  # the writer sleeps until _persist wakes it
+        self._sync_waiters = 0  # threads blocked in wait_durable: the writer does not linger then
         self._closing = False
         self._tls = threading.local()  # .deferred: this thread's writes do not wait (see the module doc)
         self._commit_listeners: list[Callable[[int], None]] = []
@@ -253,6 +279,15 @@ class Store:
                 self._writer_idle = False
                 if not self._pending and self._closing:
                     return
+                # Linger to batch more rows, unless someone waits for a commit (they notify).
+                deadline = 0.0
+                while not self._closing and not self._sync_waiters:
+                    now = time.monotonic()
+                    if not deadline:
+                        deadline = now + self.commit_linger
+                    if now >= deadline:
+                        break
+                    self._work.wait(deadline - now)
             self.commit_now()
 
     def commit_now(self) -> None:
@@ -328,8 +363,14 @@ class Store:
         if self._db is None:
             return True
         with self._wlock:
-            if self._durable_rv < rv and not self._done.wait_for(lambda: self._durable_rv >= rv, timeout):
-                return False
+            if self._durable_rv < rv:
+                self._sync_waiters += 1
+                self._work.notify()  # a lingering writer commits now
+                try:
+                    if not self._done.wait_for(lambda: self._durable_rv >= rv, timeout):
+                        return False
+                finally:
+                    self._sync_waiters -= 1
             for lo, top, exc in self._failed:
                 if lo <= rv <= top:
                     raise exc
@@ -353,6 +394,7 @@ class Store:
             for sub in list(self._subs):
                 sub.closed = True
             self._subs.clear()
+            self._subs_by_key = {}
             writer = self._writer
             if writer is not None:  # commit what is queued, then stop the writer
                 with self._wlock:
@@ -421,8 +463,10 @@ class Store:
 
     # -- writes ----------------------------------------------------------------------
     def _entry(self, key: str, ns: str, name: str, rv: int, raw: bytes, obj: dict[str, Any]) -> Entry:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        return Entry(key, ns, name, rv, raw, dict(labels), self._indexer(key, obj))
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        return Entry(key, ns, name, rv, raw, dict(labels), self._indexer(key, obj), None,
+                     _owner_uids(meta), bool(meta.get("deletionTimestamp")))
 
     def _commit(self, key: str, ns: str, name: str, obj: dict[str, Any], kind: str,
                 prev: Entry | None) -> Entry:
@@ -449,13 +493,18 @@ class Store:
         if len(self._history) == self._history.maxlen:
             self._compacted = self._history[0].rv
         self._history.append(ev)
-        for sub in list(self._subs):
-            if sub.matches(ev):
-                try:
-                    sub.deliver(ev)
-                except Exception:  # a broken watcher must never fail a write
-                    sub.closed = True
-                    self._subs.remove(sub)
+        subs = self._subs_by_key.get(key)
+        if subs is None:
+            subs = self._subs_by_key[key] = [sub for sub in self._subs if sub.key is None or sub.key == key]
+        for sub in subs:  # a snapshot: (un)subscribing builds new lists
+            if sub.namespace and ns != sub.namespace:  # Subscription.matches, the key already checked
+                continue
+            try:
+                sub.deliver(ev)
+            except Exception:  # a broken watcher must never fail a write
+                sub.closed = True
+                self._subs.remove(sub)
+                self._subs_by_key = {}
         # Subscribers share one decoding per event (Entry.view); it is not kept afterwards, and a
         # superseded revision drops its own, so the history never pins decoded objects.
         entry.decoded = None
@@ -529,12 +578,14 @@ class Store:
                     if ev.rv > since_rv and sub.matches(ev):
                         deliver(ev)
             self._subs.append(sub)
+            self._subs_by_key = {}
             return sub
 
     def _unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             if sub in self._subs:
                 self._subs.remove(sub)
+                self._subs_by_key = {}
 
     def history_since(self, since_rv: int) -> Iterator[Event]:
         with self._lock:

@@ -196,6 +196,23 @@ def test_trigger_time_tracker():
     assert tr.compute("default", s, [pod(ready_at=5), pod("b", ready_at=9), pod("c", ready_at=7)]) == ts(7)
 
 
+def test_trigger_time_tracker_rereads_a_pod_only_at_a_new_revision():
+    def at(rv, ready_at):
+        p = pod(ready_at=ready_at)
+        p["metadata"]["resourceVersion"] = rv
+        return p
+
+    tr = ep.TriggerTimeTracker()
+    s = svc()
+    tr.compute("default", s, [at("10", 5)])
+    assert tr.compute("default", s, [at("11", 8)]) == ts(8)  # a new revision is read again
+    assert tr.compute("default", s, [at("11", 8)]) is None
+    # (the same revision is never different; the memo is what makes a sync not re-read 100 pods)
+    assert tr._seen[("default", "web")] == {"web-0": ("11", T0 + timedelta(seconds=8))}
+    tr.forget("default", "web")
+    assert ("default", "web") not in tr._seen
+
+
 def test_apiserver_endpoints():
     e, sl = ep.apiserver_endpoints("127.0.0.1", 43211)
     assert e["subsets"] == [{"addresses": [{"ip": "127.0.0.1"}],
@@ -554,3 +571,38 @@ def test_pod_change_filter_unseen_pods_and_deletes_always_queue():
     assert _step(f, "MODIFIED", pod()) == set()  # the same facts again
     assert _step(f, "DELETED", pod()) == {"web"}
     assert _step(f, "MODIFIED", pod()) == {"web"}  # forgotten with the delete
+
+
+def test_pod_selections_follow_adds_deletes_and_relabels():
+    from kubesim.store import Store
+
+    store = Store()
+    f = eu.PodChangeFilter()
+    sel = eu.PodSelections(f)
+
+    def write(ev_type, p):
+        meta = p["metadata"]
+        if ev_type == "ADDED":
+            store.create("pods", meta["namespace"], meta["name"], p)
+        elif ev_type == "MODIFIED":
+            store.update("pods", meta["namespace"], meta["name"], p)
+        else:
+            store.delete("pods", meta["namespace"], meta["name"])
+        _step(f, ev_type, p)
+
+    def names():
+        return [v["metadata"]["name"] for v in sel.views(store, "default", "web", {"app": "web"})]
+
+    write("ADDED", pod("web-0"))
+    write("ADDED", pod("other", labels={"app": "db"}))
+    assert names() == ["web-0"]
+    write("MODIFIED", pod("web-0", ready=False))  # not a membership change: names reused, object fresh
+    assert names() == ["web-0"]
+    assert not sel.views(store, "default", "web", {"app": "web"})[0]["status"]["conditions"][0]["status"] == "True"
+    write("ADDED", pod("web-1"))
+    assert names() == ["web-0", "web-1"]
+    write("MODIFIED", pod("other", labels={"app": "web"}))  # relabelled into the Service
+    assert names() == ["other", "web-0", "web-1"]
+    write("DELETED", pod("web-0"))
+    assert names() == ["other", "web-1"]
+    assert sel.views(store, "default", "web", {"app": "db"}) == []  # another selector is another question

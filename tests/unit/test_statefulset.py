@@ -795,3 +795,91 @@ def test_loop_applies_actions_and_records_events():
     assert rev["metadata"]["managedFields"][0]["manager"] == "kube-controller-manager"
     pod0 = api.get(api.rt("pods"), "default", "web-0")
     assert pod0["metadata"]["labels"][ss.REVISION_LABEL] == st["updateRevision"]
+
+
+# -- the per-set memo (SyncMemo): same actions as without it --------------------------------------
+
+def _versioned(objs: list[dict], start: int = 1) -> list[dict]:
+    """Stored copies: a resourceVersion makes an object cacheable by the memo."""
+    out = copy.deepcopy(objs)
+    for i, o in enumerate(out):
+        o["metadata"]["resourceVersion"] = str(start + i)
+    return out
+
+
+def test_memo_pod_facts_are_reused_until_the_resource_version_changes():
+    memo = ss.SyncMemo()
+    p = _versioned([pod("web-0", "r1")])[0]
+    f = memo.pod(p)
+    memo.rotate()
+    assert memo.pod(copy.deepcopy(p)) is f  # same uid and resourceVersion: the facts of the last sync
+    p2 = copy.deepcopy(p)
+    p2["metadata"]["labels"][ss.REVISION_LABEL] = "r2"
+    p2["metadata"]["resourceVersion"] = "99"
+    f2 = memo.pod(p2)
+    assert f2 is not f and f2.revision == "r2" and f.revision == "r1"
+    memo.rotate()
+    memo.rotate()  # not seen by the last sync: dropped
+    assert memo.pod(p2) is not f2
+    bare = pod("web-1", "r1")  # no resourceVersion: never cached
+    assert memo.pod(bare) is not memo.pod(bare)
+
+
+def test_pod_facts_match_the_predicates():
+    now = NOW
+    cases = [pod("web-0", "r1"), pod("web-1", "r2", ready=False), pod("web-2", "r1", phase="Pending"),
+             pod("web-3", "r1", terminating=True), pod("web-4", "r1", ready_for=5), pod("web-05", "r1"),
+             pod("web-6", "r1", labels={"app": "web"}), {"metadata": {"name": "x"}}]
+    s = ss.SetView(sts(3), (1, 33))
+    for p in cases:
+        f = ss._Pod(p)
+        assert f.revision == ss.pod_revision(p) and f.terminating == ss.is_terminating(p)
+        assert f.running_ready == ss.is_running_and_ready(p) and (f.phase != "") == ss.is_created(p)
+        assert (f.parent, f.ordinal) == ss.parent_and_ordinal(p["metadata"]["name"])
+        for mrs in (0, 10, 100000):
+            assert f.available(mrs, now) == ss.is_available(p, mrs, now)
+            assert f.unavailable(mrs, now) == ss.is_unavailable(p, mrs, now)
+        sync = ss._Sync(s, {}, now, ss._Plan(), revision_for(sts(3)), revision_for(sts(3)))
+        assert sync.identity_matches(f) == ss.identity_matches(s, p)
+
+
+@pytest.mark.parametrize("case", ["steady", "rolling", "scale-down", "parallel-mixed", "template-change"])
+def test_memo_gives_the_same_actions_over_several_syncs(case):
+    kw: dict = {"policy": "Parallel"} if case == "parallel-mixed" else {}
+    s, pods, revs, rev = steady(4, **kw)
+    if case == "rolling" or case == "template-change":
+        s["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
+    if case == "rolling":
+        revs = revs + [revision_for(s, 2)]
+    if case == "scale-down":
+        s["spec"]["replicas"] = 2
+    if case == "parallel-mixed":
+        pods[1] = pod("web-1", rev["metadata"]["name"], phase="Pending")
+        pods[2] = pod("web-2", rev["metadata"]["name"], ready=False)
+        del pods[3]
+    pods, revs = _versioned(pods, 10), _versioned(revs, 50)
+    claims = [pvc(f"data-web-{i}") for i in range(4)]
+    memo = ss.SyncMemo()
+    for step in range(3):
+        want = decide(copy.deepcopy(s), copy.deepcopy(pods), claims, copy.deepcopy(revs), NOW)
+        got = decide(s, pods, claims, revs, NOW, memo=memo)
+        memo.rotate()
+        assert got == want
+        # a pod changes between syncs (new resourceVersion): its facts are derived again
+        changed = copy.deepcopy(pods[0])
+        changed["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}
+        changed["metadata"]["resourceVersion"] = str(100 + step)
+        pods = [changed] + pods[1:]
+
+
+def test_memo_recomputes_a_pod_whose_readiness_changed():
+    s, pods, revs, _ = steady(3)
+    pods, revs = _versioned(pods, 10), _versioned(revs, 50)
+    memo = ss.SyncMemo()
+    assert status_of(decide(s, pods, [], revs, NOW, memo=memo)) is None  # in sync
+    memo.rotate()
+    down = copy.deepcopy(pods[2])
+    down["status"]["conditions"][0]["status"] = "False"
+    down["metadata"]["resourceVersion"] = "77"
+    st = status_of(decide(s, pods[:2] + [down], [], revs, NOW, memo=memo))
+    assert st is not None and st["readyReplicas"] == 2 and st["availableReplicas"] == 2

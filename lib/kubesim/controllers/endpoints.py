@@ -60,9 +60,9 @@ from .endpointutil import (
     meta,
     PodChangeFilter,
     PodMemo,
+    PodSelections,
     pod_condition,
     pod_ip_for_family,
-    selected_pod_views,
     selects,
     service_ip_family,
     service_selector,
@@ -341,6 +341,13 @@ class TriggerTimeTracker:
     """
 
     states: dict[tuple[str, str], tuple[dict[str, datetime], datetime | None]] = field(default_factory=dict)
+    # Per Service: pod name -> (resourceVersion, its trigger time), so an unchanged pod is not read again.
+    _seen: dict[tuple[str, str], dict[str, tuple[str, datetime | None]]] = field(default_factory=dict)
+
+    @staticmethod
+    def _pod_time(pod: Mapping[str, Any]) -> datetime | None:
+        cond = pod_condition(pod, "Ready")
+        return _parse_time((cond or {}).get("lastTransitionTime"))
 
     def compute(self, namespace: str, svc: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> str | None:
         key = (namespace, meta(svc).get("name", ""))
@@ -348,12 +355,20 @@ class TriggerTimeTracker:
         last_pods, last_svc = state if state is not None else ({}, None)
         changed: datetime | None = None
         pod_times: dict[str, datetime] = {}
+        seen = self._seen.get(key) or {}
+        now_seen: dict[str, tuple[str, datetime | None]] = {}
         for pod in pods:
-            cond = pod_condition(pod, "Ready")
-            t = _parse_time((cond or {}).get("lastTransitionTime"))
+            pm = meta(pod)
+            pname = pm.get("name", "")
+            rv = pm.get("resourceVersion") or ""
+            hit = seen.get(pname)
+            if hit is not None and rv and hit[0] == rv:
+                t = hit[1]
+            else:
+                t = self._pod_time(pod)
+            now_seen[pname] = (rv, t)
             if t is None:
                 continue
-            pname = meta(pod).get("name", "")
             pod_times[pname] = t
             prev = last_pods.get(pname)
             if prev is None or t > prev:
@@ -362,12 +377,14 @@ class TriggerTimeTracker:
         if svc_time is not None and (last_svc is None or svc_time > last_svc):
             changed = svc_time if changed is None or svc_time < changed else changed
         self.states[key] = (pod_times, svc_time)
+        self._seen[key] = now_seen
         if state is None:
             return clock.rfc3339(svc_time) if svc_time is not None else None
         return clock.rfc3339(changed) if changed is not None else None
 
     def forget(self, namespace: str, name: str) -> None:
         self.states.pop((namespace, name), None)
+        self._seen.pop((namespace, name), None)
 
 
 def apiserver_endpoints(ip: str, port: int) -> tuple[Obj, Obj]:
@@ -408,6 +425,7 @@ class EndpointsController(Controller):
         super().__init__(ctx)
         self.tracker = TriggerTimeTracker()
         self.pod_changes = PodChangeFilter()
+        self.selections = PodSelections(self.pod_changes)
         self._memos: dict[tuple[str, str], PodMemo] = {}  # per Service: its pods' contributions
         self.recorder = self.ctx.recorder(self.name)
 
@@ -452,10 +470,11 @@ class EndpointsController(Controller):
                 return None  # kube-apiserver's own (see _reconcile_apiserver)
             sel = service_selector(svc)
             # Read-only views: ``decide`` builds the Endpoints from fresh dicts.
-            pods = selected_pod_views(store, ns, sel) if sel is not None else []
+            pods = self.selections.views(store, ns, name, sel) if sel is not None else []
             trigger = self.tracker.compute(ns, svc, pods) if sel is not None else None
         if svc is None:
             self._memos.pop((ns, name), None)
+            self.selections.forget(ns, name)
             memo = None
         else:
             memo = self._memos.setdefault((ns, name), PodMemo())

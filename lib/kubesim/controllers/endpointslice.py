@@ -43,12 +43,12 @@ from .endpointutil import (
     LABEL_ZONE,
     PodChangeFilter,
     PodMemo,
+    PodSelections,
     find_port,
     is_headless,
     is_pod_ready,
     meta,
     pod_ip_for_family,
-    selected_pod_views,
     selects,
     service_selector,
     services_selecting,
@@ -309,6 +309,7 @@ class EndpointSliceController(Controller):
         super().__init__(ctx)
         self.tracker = TriggerTimeTracker()
         self.pod_changes = PodChangeFilter()
+        self.selections = PodSelections(self.pod_changes)
         self._memos: dict[tuple[str, str], PodMemo] = {}  # per Service: its pods' endpoints
 
     def items_for(self, ev: Event) -> Iterable[Hashable]:
@@ -348,6 +349,7 @@ class EndpointSliceController(Controller):
             # The slices are owned by the Service: the garbage collector removes them (as upstream).
             self.tracker.forget(ns, name)
             self._memos.pop((ns, name), None)
+            self.selections.forget(ns, name)
             return None
         svc = svc_entry.view()  # read-only: what the slices keep of it is copied
         if (svc.get("spec") or {}).get("type") == "ExternalName":
@@ -356,7 +358,7 @@ class EndpointSliceController(Controller):
         if sel is None:
             return None
         # Read-only views: endpoints are built from fresh dicts.
-        pods = selected_pod_views(store, ns, sel)
+        pods = self.selections.views(store, ns, name, sel)
         # owned_by reads only labels: the entries' label index decides before anything is decoded.
         # Read-only views: the bodies built from them are copied before they are written.
         mine = [e.view() for e in store.list(rt.key, ns)[0] if owned_by({"metadata": {"labels": e.labels}}, name)]

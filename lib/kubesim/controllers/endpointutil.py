@@ -131,10 +131,37 @@ def selects(selector: Mapping[str, str], labels: Mapping[str, str] | None) -> bo
     return selector.items() <= labels.items()
 
 
-def selected_pod_views(store: Any, namespace: str, selector: Mapping[str, str]) -> list[Mapping[str, Any]]:
-    """The read-only views of the namespace's pods that ``selector`` (non-empty) selects."""
-    want = selector.items()
-    return [e.view() for e in store.list("pods", namespace)[0] if e.labels and want <= e.labels.items()]
+class PodSelections:
+    """Which pods each Service selects, recomputed only when ``PodChangeFilter`` saw the set change.
+
+    A sync used to test the selector against every pod of the namespace (1,000 at scale) although
+    the selection only changes when a pod comes, goes or is relabelled; in between the names are
+    reused and only their current revisions are read.
+    """
+
+    def __init__(self, changes: PodChangeFilter) -> None:
+        self._changes = changes
+        self._names: dict[tuple[str, str], tuple[int, tuple[tuple[str, str], ...], list[str]]] = {}
+
+    def views(self, store: Any, namespace: str, service: str, selector: Mapping[str, str]
+              ) -> list[Mapping[str, Any]]:
+        gen = self._changes.generation(namespace)
+        sel = tuple(sorted(selector.items()))
+        hit = self._names.get((namespace, service))
+        if hit is not None and hit[0] == gen and hit[1] == sel:
+            out = []
+            for name in hit[2]:
+                e = store.get("pods", namespace, name)
+                if e is not None:
+                    out.append(e.view())
+            return out
+        want = selector.items()
+        entries = [e for e in store.list("pods", namespace)[0] if e.labels and want <= e.labels.items()]
+        self._names[(namespace, service)] = (gen, sel, [e.name for e in entries])
+        return [e.view() for e in entries]
+
+    def forget(self, namespace: str, service: str) -> None:
+        self._names.pop((namespace, service), None)
 
 
 def services_selecting(store: Any, namespace: str, labels: Mapping[str, str] | None) -> set[Hashable]:
@@ -242,6 +269,12 @@ class PodChangeFilter:
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
+        # Per namespace: bumped whenever a pod comes, goes or changes its labels (PodSelections).
+        self._generations: dict[str, int] = {}
+
+    def generation(self, namespace: str) -> int:
+        """Changes whenever the namespace's set of pods or any pod's labels may have changed."""
+        return self._generations.get(namespace, 0)
 
     def services(self, ev_type: str, namespace: str, name: str, labels: Mapping[str, str] | None,
                  pod: Mapping[str, Any], memberships: Callable[[Mapping[str, str] | None], set[Hashable]]
@@ -253,6 +286,8 @@ class PodChangeFilter:
             before = self._seen.pop(key, None) if ev_type == "DELETED" else self._seen.get(key)
             if ev_type != "DELETED":
                 self._seen[key] = facts
+            if before is None or ev_type != "MODIFIED" or before[1][0] != facts[1][0]:
+                self._generations[namespace] = self._generations.get(namespace, 0) + 1
         now = memberships(labels)
         if ev_type != "MODIFIED" or before is None:
             return now

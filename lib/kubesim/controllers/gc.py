@@ -151,6 +151,9 @@ class GarbageCollector(Controller):
         ident = (key, ns, name)
         uids = tuple(r.get("uid", "") for r in ((obj or {}).get("metadata") or {}).get("ownerReferences") or []
                      if isinstance(r, dict)) if obj is not None else ()
+        return self._index_uids(ident, uids)
+
+    def _index_uids(self, ident: tuple[str, str, str], uids: tuple[str, ...]) -> tuple[str, ...]:
         with self._idx_lock:
             for u in self._by_ident.pop(ident, ()):
                 deps = self._dependents.get(u)
@@ -176,12 +179,14 @@ class GarbageCollector(Controller):
             # An owner waiting in the foreground for this dependent may now be free to go.
             items.extend(self._owner_idents(e.namespace, obj))
             return items
-        obj = e.view()  # read-only, shared with the other subscribers of this event
+        # The store noted the owner uids and the deletion flag when it built the entry: no
+        # decoding here (most events are status and lease writes that change neither).
+        owners = e.owner_uids
         with self._idx_lock:
             before = self._by_ident.get(ident, ())
-        owners = self._index(e.key, e.namespace, e.name, obj)
-        meta = obj.get("metadata") or {}
-        if meta.get("deletionTimestamp"):
+        if owners != before:
+            self._index_uids(ident, owners)
+        if e.deleting:
             return [ident]
         # Most writes (status, leases) change nothing the collector cares about.
         if owners and (ev.type == "ADDED" or owners != before):

@@ -32,7 +32,7 @@ import copy
 import json
 import re
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .. import clock
 
@@ -215,19 +215,24 @@ def _label_hash(revision: Obj) -> int | None:
     return v & 0xFFFFFFFF
 
 
-def equal_revision(lhs: Obj | None, rhs: Obj | None) -> bool:
-    """``EqualRevision``: hash labels (when both parse) and then the raw data bytes."""
+def equal_revision(lhs: Obj | None, rhs: Obj | None, raw: Callable[[Obj], bytes] | None = None) -> bool:
+    """``EqualRevision``: hash labels (when both parse) and then the raw data bytes.
+
+    ``raw`` stands in for :func:`revision_raw` (a caller caching the bytes per revision).
+    """
     if lhs is None or rhs is None:
         return lhs is rhs
     lh, rh = _label_hash(lhs), _label_hash(rhs)
     if lh is not None and rh is not None and lh != rh:
         return False
-    return revision_raw(lhs) == revision_raw(rhs)
+    raw = raw or revision_raw
+    return raw(lhs) == raw(rhs)
 
 
-def find_equal_revisions(revisions: Iterable[Obj], needle: Obj) -> list[Obj]:
-    """``FindEqualRevisions``, order preserved."""
-    return [r for r in revisions if equal_revision(r, needle)]
+def find_equal_revisions(revisions: Iterable[Obj], needle: Obj,
+                         raw: Callable[[Obj], bytes] | None = None) -> list[Obj]:
+    """``FindEqualRevisions``, order preserved (``raw`` as in :func:`equal_revision`)."""
+    return [r for r in revisions if equal_revision(r, needle, raw)]
 
 
 def _sort_key(r: Obj) -> tuple[int, float, str]:

@@ -491,7 +491,7 @@ class Kubelet(Controller):
             return cur
 
         try:
-            self.api.mutate(rt, LEASE_NAMESPACE, self.node, mutate, manager=MANAGER)
+            self.api.mutate(rt, LEASE_NAMESPACE, self.node, mutate, manager=MANAGER, want_result=False)
             return
         except NotFound:
             pass

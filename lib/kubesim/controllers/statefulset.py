@@ -295,6 +295,124 @@ def pod_revision(pod: Obj) -> str:
     return (_meta(pod).get("labels") or {}).get(REVISION_LABEL, "")
 
 
+_MISSING: Any = object()
+
+
+class _Pod:
+    """What one sync reads of a pod, derived once per pod revision (the predicates above, precomputed).
+
+    Pure facts of the pod object alone, so a :class:`SyncMemo` may share them between syncs
+    while the pod's uid and resourceVersion are unchanged. ``sel`` caches the selector match
+    as ``(selector key, result)``; everything else is fixed at construction.
+    """
+
+    __slots__ = ("name", "ns", "uid", "parent", "ordinal", "canonical", "labels", "name_label_ok", "ref",
+                 "phase", "terminating", "ready", "running_ready", "ltt_text", "_ltt", "revision", "sel")
+
+    def __init__(self, pod: Obj) -> None:
+        pm = _meta(pod)
+        self.name = pm.get("name", "")
+        self.ns = pm.get("namespace", _MISSING)
+        self.uid = pm.get("uid", "")
+        self.parent, self.ordinal = parent_and_ordinal(self.name)
+        # identity_matches: the name is exactly ``<parent>-<ordinal>`` (no leading zeros, ...).
+        self.canonical = self.ordinal >= 0 and pm.get("name") == f"{self.parent}-{self.ordinal}"
+        labels = pm.get("labels") or {}
+        self.labels = labels
+        self.name_label_ok = labels.get(POD_NAME_LABEL) == pm.get("name")
+        self.ref = history.controller_of(pod)
+        self.phase = phase(pod)
+        self.terminating = is_terminating(pod)
+        c = _ready_condition(pod)
+        self.ready = c is not None and c.get("status") == "True"
+        self.running_ready = self.phase == "Running" and self.ready
+        self.ltt_text = c.get("lastTransitionTime") if c is not None else None
+        self._ltt: Any = _MISSING
+        self.revision = labels.get(REVISION_LABEL, "")
+        self.sel: tuple[str, bool] | None = None
+
+    @property
+    def namespace(self) -> Any:
+        """``metadata.get("namespace")``."""
+        return None if self.ns is _MISSING else self.ns
+
+    def available(self, min_ready_seconds: int, now: datetime) -> bool:
+        """:func:`is_available` (the Ready condition's time parsed once)."""
+        if not self.ready:
+            return False
+        if not min_ready_seconds:
+            return True
+        ltt = self._ltt
+        if ltt is _MISSING:
+            ltt = self._ltt = clock.parse_time(self.ltt_text)
+        return ltt is not None and ltt + timedelta(seconds=min_ready_seconds) < now
+
+    def unavailable(self, min_ready_seconds: int, now: datetime) -> bool:
+        """:func:`is_unavailable`."""
+        return not self.running_ready or self.terminating or not self.available(min_ready_seconds, now)
+
+
+class SyncMemo:
+    """What a set's syncs can reuse from the previous one: pod facts and revision derivations.
+
+    Like ``endpointutil.PodMemo``: a pod's :class:`_Pod` is keyed by its namespace/name and
+    reused while its uid and resourceVersion are unchanged; so are a stored ControllerRevision's
+    ``Data.Raw`` bytes and saved template (both functions of its ``data`` alone, which a changed
+    object would carry under a new resourceVersion). Objects without a resourceVersion (unit
+    tests' dicts, revisions made in the sync) are never cached. ``rotate`` after each sync keeps
+    only what that sync saw. One memo per set; cached values are shared: never mutate them.
+    """
+
+    def __init__(self) -> None:
+        self._old: dict[tuple[str, str, str], tuple[tuple[Any, Any], Any]] = {}
+        self._new: dict[tuple[str, str, str], tuple[tuple[Any, Any], Any]] = {}
+        self._candidate: tuple[tuple[Any, ...], Obj, bytes] | None = None
+
+    def _get(self, kind: str, obj: Obj, compute: Any) -> Any:
+        m = _meta(obj)
+        rv = m.get("resourceVersion")
+        if not rv:
+            return compute(obj)
+        key = (kind, m.get("namespace", ""), m.get("name", ""))
+        ver = (m.get("uid"), rv)
+        hit = self._new.get(key) or self._old.get(key)
+        if hit is not None and hit[0] == ver:
+            self._new[key] = hit
+            return hit[1]
+        value = compute(obj)
+        self._new[key] = (ver, value)
+        return value
+
+    def pod(self, pod: Obj) -> _Pod:
+        """The facts of a pod as stored (not of a copy edited in the sync)."""
+        return self._get("pod", pod, _Pod)
+
+    def revision_raw(self, revision: Obj) -> bytes:
+        """``history.revision_raw``."""
+        return self._get("raw", revision, history.revision_raw)
+
+    def template(self, revision: Obj) -> Obj:
+        """:func:`template_of_revision` (shared: ``new_pod`` copies what it takes)."""
+        return self._get("template", revision, template_of_revision)
+
+    def candidate(self, s: "SetView", revision: int, collision_count: int) -> tuple[Obj, bytes]:
+        """:func:`new_revision` and its ``Data.Raw``, kept while everything it reads is the same."""
+        meta = _meta(s.obj)
+        # Everything ``new_revision`` reads of the set; repr tells JSON values apart exactly.
+        key = (repr(s.spec.get("template")), repr(meta.get("annotations")), repr(meta.get("name", "")),
+               repr(meta.get("namespace", "")), repr(meta.get("uid", "")), revision, collision_count)
+        hit = self._candidate
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        cand = new_revision(s, revision, collision_count)
+        raw = history.revision_raw(cand)
+        self._candidate = (key, cand, raw)
+        return cand, raw
+
+    def rotate(self) -> None:
+        self._old, self._new = self._new, {}
+
+
 # -- the set ----------------------------------------------------------------------------
 
 @dataclass
@@ -610,23 +728,32 @@ def claim_owner_refs(claim: Obj, s: SetView, pod: Obj) -> list[Obj]:
 def compute_status(s: SetView, pods: Iterable[Obj], current_revision: str, update_revision: str,
                    collision_count: int, now: datetime) -> Obj:
     """``updateStatus``/``computeReplicaStatus`` over ``pods`` (uncreated placeholders are skipped)."""
-    st = {"observedGeneration": int(_meta(s.obj).get("generation") or 0), "replicas": 0, "readyReplicas": 0,
-          "currentReplicas": 0, "updatedReplicas": 0, "currentRevision": current_revision,
-          "updateRevision": update_revision, "collisionCount": int(collision_count), "availableReplicas": 0}
-    for p in pods:
-        if is_created(p):
-            st["replicas"] += 1
-        if is_running_and_ready(p):
-            st["readyReplicas"] += 1
-            if is_available(p, s.min_ready_seconds, now):
-                st["availableReplicas"] += 1
-        if is_created(p) and not is_terminating(p):
-            rev = pod_revision(p)
+    return _compute_status(s, [_Pod(p) for p in pods], current_revision, update_revision, collision_count, now)
+
+
+def _compute_status(s: SetView, facts: Iterable[_Pod], current_revision: str, update_revision: str,
+                    collision_count: int, now: datetime) -> Obj:
+    """:func:`compute_status` over the pods' facts."""
+    mrs = s.min_ready_seconds
+    replicas = ready = available = current = updated = 0
+    for f in facts:
+        created = f.phase != ""
+        if created:
+            replicas += 1
+        if f.running_ready:
+            ready += 1
+            if f.available(mrs, now):
+                available += 1
+        if created and not f.terminating:
+            rev = f.revision
             if rev == current_revision:
-                st["currentReplicas"] += 1
+                current += 1
             if rev == update_revision:
-                st["updatedReplicas"] += 1
-    return st
+                updated += 1
+    return {"observedGeneration": int(_meta(s.obj).get("generation") or 0), "replicas": replicas,
+            "readyReplicas": ready, "currentReplicas": current, "updatedReplicas": updated,
+            "currentRevision": current_revision, "updateRevision": update_revision,
+            "collisionCount": int(collision_count), "availableReplicas": available}
 
 
 def complete_rolling_update(s: SetView, st: Obj) -> None:
@@ -712,15 +839,47 @@ class _Sync:
     """One ``UpdateStatefulSet`` pass; methods mirror the upstream functions they are named after."""
 
     def __init__(self, s: SetView, pvcs: dict[str, Obj], now: datetime, plan: _Plan,
-                 current: Obj, update: Obj) -> None:
+                 current: Obj, update: Obj, memo: SyncMemo | None = None) -> None:
         self.s = s
         self.pvcs = pvcs
         self.now = now
         self.plan = plan
         self.current = current
         self.update = update
-        self.current_tmpl = template_of_revision(current)
-        self.update_tmpl = template_of_revision(update)
+        tmpl = template_of_revision if memo is None else memo.template
+        self.current_tmpl = tmpl(current)
+        self.update_tmpl = tmpl(update)
+        # Read on every replica: taken from the set once per sync.
+        self.templates = s.templates
+        self.min_ready_seconds = s.min_ready_seconds
+        self.name, self.namespace = s.name, s.namespace
+        self._facts: dict[int, tuple[Obj, _Pod]] = {}
+
+    # facts ------------------------------------------------------------------------------
+    def fact(self, pod: Obj) -> _Pod:
+        """The facts of ``pod`` (an object of this sync: ``decide`` never edits one it has looked at)."""
+        hit = self._facts.get(id(pod))
+        if hit is not None and hit[0] is pod:
+            return hit[1]
+        f = _Pod(pod)
+        self.know(pod, f)
+        return f
+
+    def know(self, pod: Obj, f: _Pod) -> None:
+        # The object is kept with its facts, so its id is not reused while this sync runs.
+        self._facts[id(pod)] = (pod, f)
+
+    def identity_matches(self, f: _Pod) -> bool:
+        """:func:`identity_matches` on facts."""
+        return f.canonical and f.parent == self.name and f.namespace == self.namespace and f.name_label_ok
+
+    def storage_matches(self, pod: Obj, f: _Pod) -> bool:
+        """:func:`storage_matches` (without claim templates: any pod with an ordinal)."""
+        if f.ordinal < 0:
+            return False
+        if not self.templates:
+            return True
+        return storage_matches(self.s, pod)
 
     # pods --------------------------------------------------------------------------------
     def versioned_pod(self, ordinal: int) -> Obj:
@@ -742,7 +901,7 @@ class _Sync:
         """``createPersistentVolumeClaims``: create the missing ones; errors for claims being deleted."""
         errs: list[str] = []
         pname = _meta(pod)["name"]
-        for claim in claims_for(self.s, ordinal_of(pod)).values():
+        for claim in claims_for(self.s, self.fact(pod).ordinal).values():
             cname = claim["metadata"]["name"]
             existing = self.pvcs.get(cname)
             if existing is None:
@@ -753,16 +912,16 @@ class _Sync:
 
     def claims_match_policy(self, pod: Obj) -> bool:
         """``ClaimsMatchRetentionPolicy`` over the claims that exist."""
-        for t in self.s.templates:
-            claim = self.pvcs.get(self.s.claim_name(t, ordinal_of(pod)))
+        for t in self.templates:
+            claim = self.pvcs.get(self.s.claim_name(t, self.fact(pod).ordinal))
             if claim is not None and not claim_owner_up_to_date(claim, self.s, pod):
                 return False
         return True
 
     def fix_claims_for_policy(self, pod: Obj) -> None:
         """``UpdatePodClaimForRetentionPolicy``."""
-        for t in self.s.templates:
-            claim = self.pvcs.get(self.s.claim_name(t, ordinal_of(pod)))
+        for t in self.templates:
+            claim = self.pvcs.get(self.s.claim_name(t, self.fact(pod).ordinal))
             if claim is None or claim_owner_up_to_date(claim, self.s, pod):
                 continue
             refs = claim_owner_refs(claim, self.s, pod)
@@ -828,10 +987,11 @@ class _Sync:
         """Returns (stop, error)."""
         s = self.s
         pod = replicas[i]
+        f = self.fact(pod)
         pname = _meta(pod)["name"]
-        if is_failed(pod) or is_succeeded(pod):
+        if f.phase == "Failed" or f.phase == "Succeeded":
             if s.version < (1, 31):
-                if is_failed(pod):
+                if f.phase == "Failed":
                     self._event(("Warning", "RecreatingFailedPod",
                                  f"StatefulSet {s.namespace}/{s.name} is recreating failed Pod {pname}"), pname)
                 else:
@@ -839,12 +999,13 @@ class _Sync:
                                  f"StatefulSet {s.namespace}/{s.name} is recreating terminated Pod {pname}"), pname)
                 self.delete_pod(pod, "failed")
                 pod = replicas[i] = self.versioned_pod(i + s.start)
+                f = self.fact(pod)
             else:
-                if not is_terminating(pod):
+                if not f.terminating:
                     self.delete_pod(pod, "failed")
                 # The new pod is made on a later sync, once the old object is gone.
                 return True, False
-        if not is_created(pod):
+        if f.phase == "":  # not created
             if self.claim_is_stale(pod):
                 return True, False
             if not self.create_pod(pod):
@@ -853,19 +1014,20 @@ class _Sync:
                 return True, False
             # Burst: the object just sent is not observed yet; nothing more to check for it.
             return False, False
-        if is_pending(pod):
+        if f.phase == "Pending":
             errs = self.create_claims(pod)
             if errs:
                 self.plan.add(SyncError(aggregate(errs), pod=pname, batch=self.plan.batch))
                 return True, True
             self.fix_claims_for_policy(pod)
-        if is_terminating(pod) and monotonic:
-            return True, False  # waiting for Pod to Terminate
-        if not is_running_and_ready(pod) and monotonic:
-            return True, False  # waiting for Pod to be Running and Ready
-        if not is_available(pod, s.min_ready_seconds, self.now) and monotonic:
-            return True, False  # waiting for Pod to be Available
-        if identity_matches(s, pod) and storage_matches(s, pod) and self.claims_match_policy(pod):
+        if monotonic:
+            if f.terminating:
+                return True, False  # waiting for Pod to Terminate
+            if not f.running_ready:
+                return True, False  # waiting for Pod to be Running and Ready
+            if not f.available(self.min_ready_seconds, self.now):
+                return True, False  # waiting for Pod to be Available
+        if self.identity_matches(f) and self.storage_matches(pod, f) and self.claims_match_policy(pod):
             return False, False
         if not self.update_pod(pod):
             return True, True
@@ -874,10 +1036,11 @@ class _Sync:
     def process_condemned(self, condemned: list[Obj], i: int, first_unavailable: Obj | None,
                           monotonic: bool) -> tuple[bool, bool]:
         pod = condemned[i]
-        if is_terminating(pod):
+        f = self.fact(pod)
+        if f.terminating:
             return monotonic, False  # waiting for Pod to Terminate prior to scale down
         if monotonic and pod is not first_unavailable:
-            if not is_running_and_ready(pod) or not is_available(pod, self.s.min_ready_seconds, self.now):
+            if not f.running_ready or not f.available(self.min_ready_seconds, self.now):
                 return True, False
         self.delete_pod(pod, "condemned")
         return True, False
@@ -905,12 +1068,14 @@ class _Sync:
 
 
 def decide(sts: Obj, pods: Iterable[Obj], pvcs: Iterable[Obj], revisions: Iterable[Obj],
-           now: datetime | None = None, version: Version = (1, 33)) -> list[Action]:
+           now: datetime | None = None, version: Version = (1, 33), memo: SyncMemo | None = None) -> list[Action]:
     """One sync of the StatefulSet controller.
 
     ``pods``, ``pvcs`` and ``revisions`` are the objects of the set's namespace (others
     are ignored); ``now`` decides minReadySeconds availability. The returned actions are
-    to be applied in order; see the module docstring for what each stands for.
+    to be applied in order; see the module docstring for what each stands for. ``memo``
+    (optional, one per set, rotated by the caller after the sync) reuses per-object
+    derivations of earlier syncs; the result is the same without it.
     """
     now = now or clock.now()
     s = SetView(sts, version)
@@ -927,9 +1092,18 @@ def decide(sts: Obj, pods: Iterable[Obj], pvcs: Iterable[Obj], revisions: Iterab
                 plan.add(AdoptRevision(_meta(r)["name"], _meta(r).get("uid", "")))
     owned = history.sort_controller_revisions(owned)
     collision = int(s.status.get("collisionCount") or 0)
-    candidate = new_revision(s, history.next_revision(owned), collision)
-    equal = history.find_equal_revisions(owned, candidate)
-    if equal and history.equal_revision(owned[-1], equal[-1]):
+    if memo is None:
+        candidate = new_revision(s, history.next_revision(owned), collision)
+        cand_raw = history.revision_raw(candidate)
+    else:
+        candidate, cand_raw = memo.candidate(s, history.next_revision(owned), collision)
+    stored_raw = history.revision_raw if memo is None else memo.revision_raw
+
+    def raw_of(r: Obj) -> bytes:
+        return cand_raw if r is candidate else stored_raw(r)
+
+    equal = history.find_equal_revisions(owned, candidate, raw=raw_of)
+    if equal and history.equal_revision(owned[-1], equal[-1], raw=raw_of):
         update = owned[-1]
     elif equal:
         update = copy.deepcopy(equal[-1])
@@ -946,30 +1120,44 @@ def decide(sts: Obj, pods: Iterable[Obj], pvcs: Iterable[Obj], revisions: Iterab
 
     # getPodsForStatefulSet (ClaimPods with the isMemberOf filter)
     claimed: list[Obj] = []
+    known: list[tuple[Obj, _Pod]] = []
+    facts_of = _Pod if memo is None else memo.pod
+    # The selector's match is kept with a pod's facts while the selector is the same.
+    sel_key = None if memo is None else repr(s.spec.get("selector"))
+    set_name, set_uid, deleting = s.name, s.uid, s.deleting
     for p in pods:
-        pm = _meta(p)
-        if pm.get("namespace", ns) != ns:
+        f = facts_of(p)
+        if (ns if f.ns is _MISSING else f.ns) != ns:
             continue
-        member = parent_and_ordinal(pm.get("name", ""))[0] == s.name
-        matches = sel.matches(pm.get("labels") or {})
-        ref = history.controller_of(p)
+        member = f.parent == set_name
+        cached = f.sel
+        if sel_key is not None and cached is not None and cached[0] == sel_key:
+            matches = cached[1]
+        else:
+            matches = sel.matches(f.labels)
+            if sel_key is not None:
+                f.sel = (sel_key, matches)
+        ref = f.ref
         if ref is not None:
-            if ref.get("uid") != s.uid:
+            if ref.get("uid") != set_uid:
                 continue
             if matches and member:
                 claimed.append(p)
-            elif not s.deleting:
-                plan.add(ReleasePod(pm.get("name", ""), pm.get("uid", "")))
+                known.append((p, f))
+            elif not deleting:
+                plan.add(ReleasePod(f.name, f.uid))
             continue
-        if s.deleting or not matches or not member or pm.get("deletionTimestamp"):
+        if deleting or not matches or not member or f.terminating:
             continue
-        plan.add(AdoptPod(pm.get("name", ""), pm.get("uid", "")))
+        plan.add(AdoptPod(f.name, f.uid))
         adopted = copy.deepcopy(p)
         adopted["metadata"].setdefault("ownerReferences", []).append(s.controller_ref())
         claimed.append(adopted)
 
     claims = {_meta(c).get("name", ""): c for c in pvcs if _meta(c).get("namespace", ns) == ns}
-    sync = _Sync(s, claims, now, plan, current, update)
+    sync = _Sync(s, claims, now, plan, current, update, memo)
+    for p, f in known:
+        sync.know(p, f)
     status = _update_stateful_set(sync, claimed, cur_name, upd_name, collision)
 
     # updateStatefulSetStatus
@@ -978,7 +1166,7 @@ def decide(sts: Obj, pods: Iterable[Obj], pvcs: Iterable[Obj], revisions: Iterab
         plan.add(UpdateStatus(wire_status(status)))
 
     # truncateHistory
-    live = {cur_name, upd_name} | {pod_revision(p) for p in claimed}
+    live = {cur_name, upd_name} | {sync.fact(p).revision for p in claimed}
     old = [r for r in owned if _meta(r).get("name") not in live]
     limit = s.spec.get("revisionHistoryLimit")
     limit = 10 if limit is None else int(limit)
@@ -991,30 +1179,32 @@ def decide(sts: Obj, pods: Iterable[Obj], pvcs: Iterable[Obj], revisions: Iterab
 def _update_stateful_set(sync: _Sync, pods: list[Obj], cur_name: str, upd_name: str, collision: int) -> Obj:
     """``updateStatefulSet``: the status it returns, actions into ``sync.plan``."""
     s, now = sync.s, sync.now
+    fact = sync.fact
     mrs = s.min_ready_seconds
-    status = compute_status(s, pods, cur_name, upd_name, collision, now)
+    status = _compute_status(s, [fact(p) for p in pods], cur_name, upd_name, collision, now)
     replicas: list[Obj | None] = [None] * max(0, s.replicas)
     condemned: list[Obj] = []
+    start, end = s.start, s.end
     for p in pods:
-        o = ordinal_of(p)
-        if s.in_range(p):
-            replicas[o - s.start] = p
+        o = fact(p).ordinal
+        if start <= o <= end:  # s.in_range(p)
+            replicas[o - start] = p
         elif o >= 0:
             condemned.append(p)
     for idx in range(len(replicas)):
         if replicas[idx] is None:
-            replicas[idx] = sync.versioned_pod(idx + s.start)
+            replicas[idx] = sync.versioned_pod(idx + start)
     reps: list[Obj] = [r for r in replicas if r is not None]
-    condemned.sort(key=ordinal_of, reverse=True)
+    condemned.sort(key=lambda p: fact(p).ordinal, reverse=True)
 
     first_unavailable: Obj | None = None
     for p in reps:
-        if is_unavailable(p, mrs, now):
+        if fact(p).unavailable(mrs, now):
             first_unavailable = p
             break
     if first_unavailable is None:
         for p in reversed(condemned):
-            if is_unavailable(p, mrs, now):
+            if fact(p).unavailable(mrs, now):
                 first_unavailable = p
                 break
 
@@ -1024,7 +1214,7 @@ def _update_stateful_set(sync: _Sync, pods: list[Obj], cur_name: str, upd_name: 
     monotonic = not s.burst
 
     def recount() -> Obj:
-        return compute_status(s, reps + condemned, cur_name, upd_name, collision, now)
+        return _compute_status(s, [fact(p) for p in reps + condemned], cur_name, upd_name, collision, now)
 
     if sync.run_for_all(reps, lambda i: sync.process_replica(reps, i, monotonic), monotonic):
         return recount()
@@ -1047,7 +1237,7 @@ def _update_stateful_set(sync: _Sync, pods: list[Obj], cur_name: str, upd_name: 
     if s.version >= (1, 35):
         # updateStatefulSetAfterInvariantEstablished (MaxUnavailableStatefulSet)
         limit = max_unavailable(s)
-        unavailable = sum(1 for p in reps if is_unavailable(p, mrs, now))
+        unavailable = sum(1 for p in reps if fact(p).unavailable(mrs, now))
         if unavailable > limit:
             return status
         budget = limit - unavailable
@@ -1055,19 +1245,21 @@ def _update_stateful_set(sync: _Sync, pods: list[Obj], cur_name: str, upd_name: 
             if budget <= 0:
                 break
             p = reps[target]
-            if pod_revision(p) != upd_name and not is_terminating(p):
+            f = fact(p)
+            if f.revision != upd_name and not f.terminating:
                 sync.delete_pod(p, "update")
                 budget -= 1
                 status["currentReplicas"] = max(0, status["currentReplicas"] - 1)
         return status
     for target in range(len(reps) - 1, s.partition - 1, -1):
         p = reps[target]
-        if pod_revision(p) != upd_name and not is_terminating(p):
+        f = fact(p)
+        if f.revision != upd_name and not f.terminating:
             sync.delete_pod(p, "update")
             # Upstream decrements unconditionally; kept >= 0 so the status stays valid.
             status["currentReplicas"] = max(0, status["currentReplicas"] - 1)
             return status
-        if is_unavailable(p, mrs, now):
+        if f.unavailable(mrs, now):
             return status  # waiting for Pod to update
     return status
 
@@ -1097,6 +1289,7 @@ class StatefulSetController(Controller):
         self.version: Version = tuple(self.ctx.k8s_version)  # type: ignore[assignment]
         self.recorder = self.ctx.recorder(COMPONENT)
         self._failures: dict[Hashable, int] = {}
+        self._memos: dict[Hashable, SyncMemo] = {}  # per set: what its next sync can reuse
         self._rt_sts = self.api.rt("apps/statefulsets")
         self._rt_pods = self.api.rt("pods")
         self._rt_pvcs = self.api.rt("persistentvolumeclaims")
@@ -1152,16 +1345,19 @@ class StatefulSetController(Controller):
             return None
         sts = entry.obj()
         # Shared read-only views (Entry.view): ``decide`` never edits a pod (it deep-copies the one it
-        # adopts), and a set's every sync would otherwise decode all its pods again.
+        # adopts), and a set's every sync would otherwise decode all its pods again. A member's name
+        # is ``<name>-<ordinal>``: the prefix test skips the regex for the namespace's other pods.
+        prefix = name + "-"
         pods = [e.view() for e in store.list("pods", namespace)[0]
-                if parent_and_ordinal(e.name)[0] == name]
+                if e.name.startswith(prefix) and parent_and_ordinal(e.name)[0] == name]
         prefixes = tuple(f"{_meta(t).get('name', '')}-{name}-"
                          for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or [])
-        pvcs = [e.obj() for e in store.list("persistentvolumeclaims", namespace)[0]
+        # PVCs and revisions are only read too (actions carry copies or names; ``apply`` copies again).
+        pvcs = [e.view() for e in store.list("persistentvolumeclaims", namespace)[0]
                 if prefixes and e.name.startswith(prefixes)]
         sel = selector_from_label_selector((sts.get("spec") or {}).get("selector"))
-        revs = [e.obj() for e in store.list("apps/controllerrevisions", namespace)[0]
-                if sel.matches(e.labels) or e.name.startswith(name + "-")]
+        revs = [e.view() for e in store.list("apps/controllerrevisions", namespace)[0]
+                if sel.matches(e.labels) or e.name.startswith(prefix)]
         return sts, pods, pvcs, revs
 
     def reconcile(self, item: Hashable) -> float | None:
@@ -1169,9 +1365,16 @@ class StatefulSetController(Controller):
         seen = self.observe(namespace, name)
         if seen is None:
             self._failures.pop(item, None)
+            self._memos.pop(item, None)
             return None
         sts, pods, pvcs, revs = seen
-        actions = decide(sts, pods, pvcs, revs, clock.now(), self.version)
+        memo = self._memos.get(item)
+        if memo is None:
+            memo = self._memos[item] = SyncMemo()
+        try:
+            actions = decide(sts, pods, pvcs, revs, clock.now(), self.version, memo)
+        finally:
+            memo.rotate()
         ok = self.apply(sts, actions)
         if not ok:
             n = self._failures.get(item, 0)

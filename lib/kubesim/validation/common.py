@@ -273,15 +273,46 @@ def nonnegative(v: Any, path: str) -> Errs:
     return []
 
 
+# Label and annotation maps already found valid, by their ``repr`` (for JSON values it tells
+# apart exactly what the checks could: keys, values and their types). Every update of an object
+# validates its unchanged labels again (a pod's status writes); a valid map has no errors
+# whatever its path, so the answer is ``[]`` again. Invalid maps are never remembered.
+_VALID_LABELS: dict[str, bool] = {}
+_VALID_ANNOTATIONS: dict[str, bool] = {}
+_VALID_MAX = 4096
+_VALID_KEY_MAX = 2048  # larger maps are checked every time (the memo stays small)
+
+
+def _known_valid(memo: dict[str, bool], value: Any) -> str | None:
+    """The memo key of a plain non-empty dict, or None when ``value`` is known valid (or not a dict)."""
+    if value.__class__ is not dict or not value:
+        return ""
+    key = repr(value)
+    if len(key) > _VALID_KEY_MAX:
+        return ""
+    return None if key in memo else key
+
+
+def _remember_valid(memo: dict[str, bool], key: str) -> None:
+    if len(memo) >= _VALID_MAX:
+        memo.clear()
+    memo[key] = True
+
+
 def labels_errs(labels: Any, path: str) -> Errs:
     """ValidateLabels: keys as qualified names, values as label values (path without key)."""
     errs: Errs = []
     if not isinstance(labels, dict):
         return errs
+    key = _known_valid(_VALID_LABELS, labels)
+    if key is None:
+        return errs
     for k in sorted(labels):
         v = labels[k]
         errs += [invalid(path, k, m) for m in is_qualified_name(str(k))]
         errs += [invalid(path, v, m) for m in is_label_value(str(v) if v is not None else "")]
+    if key and not errs:
+        _remember_valid(_VALID_LABELS, key)
     return errs
 
 
@@ -292,12 +323,17 @@ def annotations_errs(ann: Any, path: str) -> Errs:
     errs: Errs = []
     if not isinstance(ann, dict):
         return errs
+    key = _known_valid(_VALID_ANNOTATIONS, ann)
+    if key is None:
+        return errs
     total = 0
     for k in sorted(ann):
         errs += [invalid(path, k, m) for m in is_qualified_name(str(k).lower())]
         total += len(str(k).encode()) + len(str(ann[k] or "").encode())
     if total > TOTAL_ANNOTATION_SIZE:
         errs.append(FieldError("FieldValueTooLong", path, f"may not be more than {TOTAL_ANNOTATION_SIZE} bytes"))
+    if key and not errs:
+        _remember_valid(_VALID_ANNOTATIONS, key)
     return errs
 
 
