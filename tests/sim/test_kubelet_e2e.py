@@ -389,3 +389,17 @@ def test_power_blip_faster_than_the_kubelet_is_still_a_reboot(sim, kubectl, ns):
     cs = wait_for(lambda: (s := get_pod(kubectl, ns, "blip")["status"]["containerStatuses"][0])["restartCount"] >= 1
                   and "running" in s["state"] and s, "the pod restarted after the blip")
     assert cs["lastState"]["terminated"]["reason"] == "Unknown"
+
+
+def test_zz_nobody_edited_a_shared_view(sim):
+    """Kubelets, runtimes and controllers read pods through shared decodings (``Entry.view``): after
+    everything above (probes, restarts, init containers, deletions), each still equals its bytes."""
+    store = sim.api.store
+    time.sleep(2.5)  # a periodic kubelet resync (syncFrequency: 2 s here) reads every pod again
+    checked = 0
+    for key in store.keys():
+        for e in store.list(key)[0]:
+            if e.decoded is not None:
+                checked += 1
+                assert e.decoded == json.loads(e.raw), f"{key} {e.namespace}/{e.name} was edited in place"
+    assert checked > 0
