@@ -346,8 +346,8 @@ class Api:
     # -- update -------------------------------------------------------------------------
     def update(self, rt: ResourceType, namespace: str | None, name: str, body: Any,
                req: Request | None = None, *, subresource: str | None = None,
-               decoded: bool = False) -> dict[str, Any]:
-        """PUT semantics: full replacement with optimistic concurrency."""
+               decoded: bool = False, want_result: bool = True) -> dict[str, Any]:
+        """PUT semantics: full replacement with optimistic concurrency (``want_result``: see _write_update)."""
         req = req or Request()
         obj = body if decoded else self.decode(rt, body, req)
         meta = obj.setdefault("metadata", {})
@@ -369,7 +369,8 @@ class Api:
             raise Invalid(rt.kind, rt.group, name, [invalid("metadata.resourceVersion", 0,
                                                             "must be specified for an update")])
         return self._write_update(rt, namespace, name, lambda cur: obj, req, subresource=subresource,
-                                  expect_rv=expect, precondition_uid=meta.get("uid"), replaces=True)
+                                  expect_rv=expect, precondition_uid=meta.get("uid"), replaces=True,
+                                  want_result=want_result)
 
     def _write_update(self, rt: ResourceType, namespace: str | None, name: str,
                       mutate: Callable[[dict[str, Any]], dict[str, Any]], req: Request, *,

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from . import heap
     from .cluster import Cluster
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -77,6 +78,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     try:
         cluster.write_kubeconfig(args.kubeconfig, args.context or args.name)
+        heap.settle()
         print(f"ready {cluster.url}", flush=True)
         stop.wait()
     finally:

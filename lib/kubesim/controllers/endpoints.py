@@ -492,7 +492,8 @@ class EndpointsController(Controller):
                 self.api.create(rt, ns, d.body, Request(field_manager=MANAGER), decoded=True)
             elif d.op == "update":
                 assert d.body is not None
-                self.api.update(rt, ns, name, d.body, Request(field_manager=MANAGER), decoded=True)
+                self.api.update(rt, ns, name, d.body, Request(field_manager=MANAGER), decoded=True,
+                                want_result=False)
         except NotFound:
             return None
         except (AlreadyExists, Conflict):

@@ -379,7 +379,8 @@ class EndpointSliceController(Controller):
             for body in acts.create:
                 self.api.create(rt, ns, copy_json(body), req, decoded=True)
             for body in acts.update:
-                self.api.update(rt, ns, meta(body).get("name", ""), copy_json(body), req, decoded=True)
+                self.api.update(rt, ns, meta(body).get("name", ""), copy_json(body), req, decoded=True,
+                                want_result=False)
         except (Conflict, AlreadyExists):
             return 0.05
         except NotFound:
