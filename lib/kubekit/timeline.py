@@ -755,7 +755,10 @@ class _AwsWatch(threading.Thread):
         return out
 
     def run(self) -> None:
-        while not self.stopping.is_set():
+        # One last poll once stopping is asked for: the lane ends with the states at its stop (a
+        # transition between the last periodic poll and the stop is still recorded).
+        while True:
+            final = self.stopping.is_set()
             try:
                 now_state = self.poll()
                 now = self.tl.clock()
@@ -773,6 +776,8 @@ class _AwsWatch(threading.Thread):
                     self._down = True
                     self.tl._record(self.cluster, Change("timeline", "aws-unreachable", f"aws/{self.region}",
                                                          f"{type(exc).__name__}: {str(exc)[:160]}"), self.tl.clock())
+            if final:
+                return
             self.stopping.wait(self.interval)
 
 
